@@ -1,0 +1,3 @@
+from hokusai_platform.cli import main
+
+main()

@@ -1,0 +1,77 @@
+"""The `hokusai` command line: a thin layer over the packages that do the work."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hokusai_platform import __version__
+from hokusai_platform.settings import ConfigError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hokusai")
+def cli() -> None:
+    """Hokusai registry platform: the MLflow gateway and the tools that keep it reachable."""
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on [env HOKUSAI_HOST; default 127.0.0.1].")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on [env HOKUSAI_PORT; default 8001].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes [env HOKUSAI_WORKERS; default: CPU count].",
+)
+@click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
+def serve(host: str | None, port: int | None, workers: int | None, log_level: str) -> None:
+    """Run the registry API: health endpoints and the MLflow proxy at /api/mlflow/*.
+
+    \b
+    Configuration comes from the environment:
+      MLFLOW_SERVER_URL                 MLflow base URL (required), e.g.
+                                        http://mlflow.hokusai-development.local:5000
+      HOKUSAI_HOST, HOKUSAI_PORT        listen address (127.0.0.1:8001)
+      HOKUSAI_WORKERS                   worker processes (CPU count)
+      HOKUSAI_UPSTREAM_CONNECT_TIMEOUT  seconds to connect to MLflow (5)
+      HOKUSAI_UPSTREAM_READ_TIMEOUT     seconds between bytes from MLflow (300)
+      HOKUSAI_HEALTH_TIMEOUT            seconds a health probe may take (2)
+      HOKUSAI_HEALTH_CACHE_SECONDS      how long a probe result is reused (1)
+      HOKUSAI_ACCESS_LOG                one JSON line per request (1)
+
+    \b
+    Then point the MLflow client at the gateway:
+      export MLFLOW_TRACKING_URI=http://127.0.0.1:8001/api/mlflow
+    """
+    import dataclasses
+
+    from hokusai_platform import logs
+    from hokusai_platform.gateway.server import PortInUse
+    from hokusai_platform.gateway.server import serve as run_server
+    from hokusai_platform.settings import Settings
+
+    settings = Settings.from_env()
+    if host:
+        settings = dataclasses.replace(settings, host=host)
+    if port is not None:
+        settings = dataclasses.replace(settings, port=port)
+    if workers is not None:
+        settings = dataclasses.replace(settings, workers=workers)
+    logs.configure(log_level.upper())
+    try:
+        run_server(settings)
+    except PortInUse as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def main() -> None:
+    try:
+        cli(prog_name="hokusai")
+    except ConfigError as exc:
+        click.echo(f"hokusai: configuration error: {exc}", err=True)
+        sys.exit(2)

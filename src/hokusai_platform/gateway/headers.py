@@ -1,0 +1,70 @@
+"""Header hygiene between caller, gateway and MLflow (RFC 9110 section 7.6.1).
+
+The tables are built once; the per-request work is one pass over the incoming headers.
+"""
+
+from __future__ import annotations
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+# Connection-specific fields: meaningful for one hop only, never forwarded.
+HOP_BY_HOP = frozenset(
+    name.lower()
+    for name in (
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Connection",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+    )
+)
+# What authenticates the caller to the gateway stays at the gateway.
+CREDENTIALS = frozenset(("authorization", "x-api-key", "cookie"))
+# Replaced by the gateway: Host names the upstream; Origin would make MLflow refuse writes
+# (the gateway, not MLflow, is the CORS boundary); Expect is answered by the gateway itself.
+REPLACED = frozenset(("host", "origin", "expect", "x-request-id", "x-forwarded-for"))
+
+_DROP_UPSTREAM = HOP_BY_HOP | CREDENTIALS | REPLACED
+_DROP_DOWNSTREAM = HOP_BY_HOP | frozenset(("set-cookie", "x-request-id"))
+
+
+def _filtered(incoming: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
+    if "Connection" in incoming:
+        # Extra field names the sender declared hop-by-hop are dropped as well.
+        values = incoming.getall("Connection")
+        drop = drop | {token.strip().lower() for value in values for token in value.split(",")}
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in incoming.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    return out
+
+
+def upstream_headers(
+    incoming: CIMultiDictProxy[str],
+    *,
+    host: str,
+    request_id: str,
+    client_ip: str | None,
+    scheme: str,
+) -> CIMultiDict[str]:
+    out = _filtered(incoming, _DROP_UPSTREAM)
+    out["Host"] = host
+    out["X-Request-ID"] = request_id
+    previous = incoming.get("X-Forwarded-For")
+    if client_ip:
+        out["X-Forwarded-For"] = f"{previous}, {client_ip}" if previous else client_ip
+    elif previous:
+        out["X-Forwarded-For"] = previous
+    out.setdefault("X-Forwarded-Proto", scheme)
+    if "X-Forwarded-Host" not in out and "Host" in incoming:
+        out["X-Forwarded-Host"] = incoming["Host"]
+    return out
+
+
+def downstream_headers(incoming: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    return _filtered(incoming, _DROP_DOWNSTREAM)

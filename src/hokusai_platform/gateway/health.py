@@ -1,0 +1,90 @@
+"""Health of the gateway's dependencies, probed with a timeout and cached briefly.
+
+A burst of health checks costs one probe: callers that arrive while a probe is running wait
+for its result instead of starting their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import aiohttp
+
+from hokusai_platform.gateway.proxy import MlflowProxy
+
+Status = Literal["healthy", "degraded", "unhealthy"]
+
+
+@dataclass(frozen=True)
+class DependencyHealth:
+    status: Status
+    endpoint: str
+    latency_ms: float | None
+    version: str | None
+    last_error: str | None
+    checked_at: float
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class MlflowHealth:
+    def __init__(
+        self,
+        proxy: MlflowProxy,
+        *,
+        timeout: float,
+        cache_seconds: float,
+    ) -> None:
+        self._proxy = proxy
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._cache_seconds = cache_seconds
+        self._latest: DependencyHealth | None = None
+        self._last_error: str | None = None
+        self._lock = asyncio.Lock()
+        self.probes = 0
+
+    async def check(self) -> DependencyHealth:
+        if self._is_fresh(self._latest):
+            assert self._latest is not None
+            return self._latest
+        async with self._lock:
+            if not self._is_fresh(self._latest):
+                self._latest = await self._probe()
+            assert self._latest is not None
+            return self._latest
+
+    def _is_fresh(self, result: DependencyHealth | None) -> bool:
+        return result is not None and time.time() - result.checked_at < self._cache_seconds
+
+    async def _probe(self) -> DependencyHealth:
+        self.probes += 1
+        target = self._proxy.target
+        base = str(target)
+        headers = {"Host": target.authority}
+        session = self._proxy.session
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout.total):
+                async with session.get(f"{base}/health", headers=headers) as health:
+                    await health.read()
+                    if health.status != 200:
+                        raise RuntimeError(f"GET /health answered {health.status}")
+                latency_ms = round((time.perf_counter() - started) * 1000, 2)
+                async with session.get(f"{base}/version", headers=headers) as answer:
+                    version = (await answer.text()).strip() if answer.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+            self._last_error = _describe(exc)
+            return DependencyHealth("unhealthy", base, None, None, self._last_error, time.time())
+        return DependencyHealth("healthy", base, latency_ms, version, self._last_error, time.time())
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect ({exc.os_error})"
+    return str(exc) or type(exc).__name__

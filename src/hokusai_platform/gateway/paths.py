@@ -1,0 +1,41 @@
+"""Strict validation of the request target before anything is forwarded.
+
+The proxy builds the upstream URL from the configured endpoint plus the validated tail, so a
+request can never choose the upstream host; these checks also refuse every spelling of a path
+that would leave MLflow's tree once some component decodes or normalises it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+PREFIX = "/api/mlflow/"
+
+_FORBIDDEN_CHARACTERS = frozenset("\\\x00\r\n\t ")
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
+class PathRejected(ValueError):
+    """The request target is not a plain origin-form path under the proxy prefix."""
+
+
+def upstream_target(raw_target: str) -> str:
+    """Return the upstream request target (`/tail?query`) for a raw proxied request target."""
+    if not raw_target.startswith(PREFIX):
+        raise PathRejected("request target must be an origin-form path under /api/mlflow/")
+    path, sep, query = raw_target[len(PREFIX) - 1 :].partition("?")
+    if "#" in raw_target:
+        raise PathRejected("request target must not carry a fragment")
+    decoded = unquote(path)
+    # Decode twice: a double-encoded dot or slash (%252e) becomes dangerous after one more hop.
+    for candidate in (path, decoded, unquote(decoded)):
+        if not _FORBIDDEN_CHARACTERS.isdisjoint(candidate):
+            raise PathRejected("path contains a forbidden character")
+        segments = candidate.split("/")[1:]
+        if any(segment in _DOT_SEGMENTS for segment in segments):
+            raise PathRejected("path contains a '.' or '..' segment")
+        if "" in segments[:-1]:
+            raise PathRejected("path contains an empty segment ('//')")
+    if "%2f" in path.lower():
+        raise PathRejected("path contains an encoded '/'")
+    return path + sep + query

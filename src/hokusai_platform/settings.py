@@ -1,0 +1,116 @@
+"""One typed settings object, read from environment variables.
+
+Every value is validated at start-up; a bad or missing value raises `ConfigError` whose
+message names the variable, so the operator sees one line and knows what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class UpstreamURL:
+    """An `http(s)://host[:port]` base URL with nothing after the authority."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.authority}"
+
+
+def parse_upstream_url(value: str, *, variable: str) -> UpstreamURL:
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{variable}: {value!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"{variable}: {value!r} must start with http:// or https://")
+    if not parts.hostname:
+        raise ConfigError(f"{variable}: {value!r} has no host name")
+    if parts.username or parts.password:
+        raise ConfigError(f"{variable}: {value!r} must not carry credentials")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"{variable}: {value!r} must be a base URL without path or query")
+    default_port = 443 if parts.scheme == "https" else 80
+    return UpstreamURL(parts.scheme, parts.hostname, port or default_port)
+
+
+def _number(
+    env: Mapping[str, str], variable: str, default: float, *, minimum: float, kind: type = float
+) -> float:
+    raw = env.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value: float = kind(raw)
+    except ValueError:
+        noun = "whole number" if kind is int else "number"
+        raise ConfigError(f"{variable}: {raw!r} is not a {noun}") from None
+    if value < minimum:
+        raise ConfigError(f"{variable}: {raw!r} must be at least {minimum}")
+    return value
+
+
+def _port(env: Mapping[str, str], variable: str, default: int) -> int:
+    port = int(_number(env, variable, default, minimum=1, kind=int))
+    if port > 65535:
+        raise ConfigError(f"{variable}: {port} is not a TCP port (1-65535)")
+    return port
+
+
+@dataclass(frozen=True)
+class Settings:
+    mlflow_url: UpstreamURL
+    host: str = "127.0.0.1"
+    port: int = 8001
+    workers: int = 1
+    connect_timeout: float = 5.0
+    read_timeout: float = 300.0
+    health_timeout: float = 2.0
+    health_cache_seconds: float = 1.0
+    access_log: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        raw_url = env.get("MLFLOW_SERVER_URL", "").strip()
+        if not raw_url:
+            raise ConfigError(
+                "MLFLOW_SERVER_URL: not set (e.g. http://mlflow.hokusai-development.local:5000)"
+            )
+        access_log = env.get("HOKUSAI_ACCESS_LOG", "1").strip().lower()
+        if access_log not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"HOKUSAI_ACCESS_LOG: {access_log!r} is not a boolean")
+        return cls(
+            mlflow_url=parse_upstream_url(raw_url, variable="MLFLOW_SERVER_URL"),
+            host=env.get("HOKUSAI_HOST", "").strip() or cls.host,
+            port=_port(env, "HOKUSAI_PORT", cls.port),
+            workers=int(_number(env, "HOKUSAI_WORKERS", os.cpu_count() or 1, minimum=1, kind=int)),
+            connect_timeout=_number(
+                env, "HOKUSAI_UPSTREAM_CONNECT_TIMEOUT", cls.connect_timeout, minimum=0.1
+            ),
+            read_timeout=_number(
+                env, "HOKUSAI_UPSTREAM_READ_TIMEOUT", cls.read_timeout, minimum=0.1
+            ),
+            health_timeout=_number(env, "HOKUSAI_HEALTH_TIMEOUT", cls.health_timeout, minimum=0.1),
+            health_cache_seconds=_number(
+                env, "HOKUSAI_HEALTH_CACHE_SECONDS", cls.health_cache_seconds, minimum=0
+            ),
+            access_log=access_log in ("1", "true", "yes", "on"),
+        )

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from processes import Server, free_port, gateway_server, mlflow_server, wait_for_http
+
+MLFLOW_START_TIMEOUT = 90
+
+
+def start_mlflow(data_dir: Path, port: int | None = None) -> tuple[Server, str]:
+    port = port or free_port()
+    server = mlflow_server(data_dir, port).start()
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(
+        f"{url}/health", timeout=MLFLOW_START_TIMEOUT, process=server.process, log=server.log
+    )
+    return server, url
+
+
+@pytest.fixture(scope="session")
+def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real MLflow server shared by the whole session (it takes 11-23 s to start)."""
+    server, url = start_mlflow(tmp_path_factory.mktemp("mlflow"))
+    yield url
+    server.stop()
+
+
+def start_gateway(log: Path, env: dict[str, str]) -> tuple[Server, str]:
+    port = free_port()
+    server = gateway_server(log, port, env).start()
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/health/live", timeout=30, process=server.process, log=server.log)
+    return server, url
+
+
+@pytest.fixture(scope="session")
+def gateway_url(mlflow_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The gateway in front of the shared MLflow server, as its own process."""
+    server, url = start_gateway(
+        tmp_path_factory.mktemp("gateway") / "gateway.log", {"MLFLOW_SERVER_URL": mlflow_url}
+    )
+    yield url
+    server.stop()
