@@ -50,9 +50,7 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
     """
     import dataclasses
 
-    from hokusai_platform import logs
-    from hokusai_platform.gateway.server import PortInUse
-    from hokusai_platform.gateway.server import serve as run_server
+    from hokusai_platform import logs, metrics
     from hokusai_platform.settings import Settings
 
     settings = Settings.from_env()
@@ -63,10 +61,17 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
     if workers is not None:
         settings = dataclasses.replace(settings, workers=workers)
     logs.configure(log_level.upper())
+    metrics_dir = metrics.prepare_multiprocess_dir()
+    # Imported only now: metrics must not be created before their shared directory exists.
+    from hokusai_platform.gateway.server import PortInUse
+    from hokusai_platform.gateway.server import serve as run_server
+
     try:
         run_server(settings)
     except PortInUse as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        metrics.remove_multiprocess_dir(metrics_dir)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from hokusai_platform import __version__
+from hokusai_platform import __version__, metrics
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.health import MlflowHealth
 from hokusai_platform.gateway.proxy import MlflowProxy
@@ -80,8 +80,14 @@ ENDPOINTS = (
     "GET /health",
     "GET /health/live",
     "GET /health/ready",
+    "GET /metrics",
     "ANY /api/mlflow/{path}",
 )
+
+
+async def metrics_text(request: web.Request) -> web.Response:
+    body, content_type = metrics.render()
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def index(request: web.Request) -> web.Response:
@@ -143,5 +149,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
+    app.router.add_get("/metrics", metrics_text)
     app.router.add_route("*", "/api/mlflow/{tail:.*}", proxy.handle)
     return app
