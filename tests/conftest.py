@@ -4,7 +4,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from processes import Server, free_port, gateway_server, mlflow_server, wait_for_http
+from processes import (
+    Server,
+    free_port,
+    gateway_server,
+    mlflow_server,
+    moto_server,
+    wait_for_http,
+)
 
 MLFLOW_START_TIMEOUT = 90
 
@@ -43,3 +50,24 @@ def gateway_url(mlflow_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     )
     yield url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One moto_server for the session; tests isolate themselves by resource names/regions."""
+    port = free_port()
+    server = moto_server(tmp_path_factory.mktemp("moto") / "moto.log", port).start()
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/moto-api/data.json", timeout=30, process=server.process, log=server.log)
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point boto3 (and anything started from this process) at moto_server."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return moto_url

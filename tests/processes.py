@@ -132,3 +132,8 @@ def gateway_server(log: Path, port: int, env: Mapping[str, str]) -> Server:
         log=log,
         env={"HOKUSAI_WORKERS": "1", **env},
     )
+
+
+def moto_server(log: Path, port: int) -> Server:
+    """moto's stand-in for the AWS APIs (ECS, Cloud Map, ELBv2, SSM, EC2, S3, logs)."""
+    return Server(argv=[executable("moto_server"), "-H", "127.0.0.1", "-p", str(port)], log=log)
