@@ -1,29 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from processes import (
-    Server,
-    free_port,
-    gateway_server,
-    mlflow_server,
-    moto_server,
-    wait_for_http,
-)
-
-MLFLOW_START_TIMEOUT = 90
-
-
-def start_mlflow(data_dir: Path, port: int | None = None) -> tuple[Server, str]:
-    port = port or free_port()
-    server = mlflow_server(data_dir, port).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(
-        f"{url}/health", timeout=MLFLOW_START_TIMEOUT, process=server.process, log=server.log
-    )
-    return server, url
+from processes import free_port, moto_server, start_gateway, start_mlflow, wait_for_http
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +12,6 @@ def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server, url = start_mlflow(tmp_path_factory.mktemp("mlflow"))
     yield url
     server.stop()
-
-
-def start_gateway(log: Path, env: dict[str, str]) -> tuple[Server, str]:
-    port = free_port()
-    server = gateway_server(log, port, env).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/health/live", timeout=30, process=server.process, log=server.log)
-    return server, url
 
 
 @pytest.fixture(scope="session")

@@ -134,6 +134,27 @@ def gateway_server(log: Path, port: int, env: Mapping[str, str]) -> Server:
     )
 
 
+MLFLOW_START_TIMEOUT = 90
+
+
+def start_mlflow(data_dir: Path, port: int | None = None) -> tuple[Server, str]:
+    port = port or free_port()
+    server = mlflow_server(data_dir, port).start()
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(
+        f"{url}/health", timeout=MLFLOW_START_TIMEOUT, process=server.process, log=server.log
+    )
+    return server, url
+
+
+def start_gateway(log: Path, env: dict[str, str]) -> tuple[Server, str]:
+    port = free_port()
+    server = gateway_server(log, port, env).start()
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/health/live", timeout=30, process=server.process, log=server.log)
+    return server, url
+
+
 def moto_server(log: Path, port: int) -> Server:
     """moto's stand-in for the AWS APIs (ECS, Cloud Map, ELBv2, SSM, EC2, S3, logs)."""
     return Server(argv=[executable("moto_server"), "-H", "127.0.0.1", "-p", str(port)], log=log)
