@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 PREFIX = "/api/mlflow/"
 
-_FORBIDDEN_CHARACTERS = frozenset("\\\x00\r\n\t ")
+_FORBIDDEN_CHARACTERS = frozenset("\\\x00\r\n")
 _DOT_SEGMENTS = frozenset({".", ".."})
 
 

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from echo_upstream import EchoUpstream, echo_upstream
+from processes import Server, start_gateway
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[EchoUpstream]:
+    with echo_upstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def echo_gateway(
+    echo: EchoUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Server]]:
+    """A gateway (URL and process) whose upstream records every request it receives."""
+    log: Path = tmp_path_factory.mktemp("echo-gateway") / "gateway.log"
+    server, url = start_gateway(
+        log, {"MLFLOW_SERVER_URL": echo.url, "HOKUSAI_UPSTREAM_READ_TIMEOUT": "1"}
+    )
+    yield url, server
+    server.stop()
