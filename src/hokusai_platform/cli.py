@@ -8,6 +8,7 @@ import click
 
 from hokusai_platform import __version__
 from hokusai_platform.settings import ConfigError
+from hokusai_platform.stack.commands import down, status, up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,6 +73,10 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
         raise click.ClickException(str(exc)) from None
     finally:
         metrics.remove_multiprocess_dir(metrics_dir)
+
+
+for command in (up, status, down):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -1,0 +1,113 @@
+"""`hokusai up | status | down`: the command-line face of the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from hokusai_platform.stack import render
+from hokusai_platform.stack.config import Ports, StackConfig
+from hokusai_platform.stack.ports import PortInUse
+from hokusai_platform.stack.state import AlreadyRunning, is_running, read_state
+from hokusai_platform.stack.supervisor import StartFailed
+
+DOWN_TIMEOUT = 60.0
+NOT_RUNNING = 3  # exit status of `status` when nothing runs, as `systemctl status` does
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".hokusai"),
+    show_default=True,
+    help="Where the stack keeps its data, logs and state.",
+)
+Port = click.IntRange(1, 65535)
+
+
+@click.command()
+@data_dir_option
+@click.option("--gateway-port", type=Port, default=Ports.gateway, show_default=True)
+@click.option("--mlflow-port", type=Port, default=Ports.mlflow, show_default=True)
+@click.option("--redis-port", type=Port, default=Ports.redis, show_default=True)
+def up(data_dir: Path, gateway_port: int, mlflow_port: int, redis_port: int) -> None:
+    """Run the whole platform on this machine until Ctrl-C: MLflow, Redis, the registry API.
+
+    \b
+    Everything listens on 127.0.0.1. Data (MLflow's SQLite database and artifacts, Redis's
+    append-only file) lives in the data dir and survives restarts; each service logs to
+    <data-dir>/logs/<service>.log. A crashed service is restarted with back-off.
+    `hokusai status` shows the stack from another terminal; `hokusai down` stops it.
+    """
+    from hokusai_platform.stack import up as stack_up
+
+    config = StackConfig(data_dir, Ports(gateway_port, mlflow_port, redis_port))
+    port_options = {
+        gateway_port: "--gateway-port",
+        mlflow_port: "--mlflow-port",
+        redis_port: "--redis-port",
+    }
+    if len(port_options) < len(Ports.__dataclass_fields__):
+        raise click.UsageError("--gateway-port, --mlflow-port and --redis-port must differ")
+    try:
+        stack_up.run(config)
+    except AlreadyRunning as running:
+        holder = f" (pid {running.pid})" if running.pid else ""
+        raise click.ClickException(
+            f"a stack is already running from {data_dir}{holder}; "
+            "see `hokusai status`, stop it with `hokusai down`"
+        ) from None
+    except PortInUse as exc:
+        option = port_options[exc.port]
+        raise click.ClickException(f"{exc}; choose another port with {option}") from None
+    except StartFailed as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command()
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+def status(data_dir: Path, as_json: bool) -> None:
+    """Show the running stack: service, pid, address, DNS name, health, uptime.
+
+    Exits with status 3 when no stack is running from the data dir.
+    """
+    config = StackConfig(data_dir)
+    state = read_state(config.state_file) if is_running(config.lock_file) else None
+    if as_json:
+        click.echo(json.dumps({"running": state is not None, **(state or {})}, indent=2))
+    elif state is None:
+        click.echo(f"no stack is running from {data_dir} (start one with `hokusai up`)", err=True)
+    else:
+        uptime = render.duration(time.time() - state["started_at"])
+        click.echo(f"stack running from {state['data_dir']} (pid {state['pid']}, up {uptime})\n")
+        click.echo(render.status_table(state["services"]))
+        click.echo("")
+        click.echo(render.usage(state["urls"], None))
+    if state is None:
+        sys.exit(NOT_RUNNING)
+
+
+@click.command()
+@data_dir_option
+def down(data_dir: Path) -> None:
+    """Stop the stack running from the data dir (its data is kept)."""
+    config = StackConfig(data_dir)
+    state = read_state(config.state_file)
+    if not is_running(config.lock_file) or state is None:
+        click.echo(f"no stack is running from {data_dir}")
+        return
+    os.kill(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + DOWN_TIMEOUT
+    while is_running(config.lock_file):
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                f"the stack (pid {state['pid']}) did not stop within {DOWN_TIMEOUT:g}s"
+            )
+        time.sleep(0.1)
+    click.echo(f"stopped the stack running from {data_dir} (pid {state['pid']})")

