@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 up: $(STAMP)
-	$(VENV)/bin/hokusai up
+	$(VENV)/bin/hokusai up $(UP_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check
