@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev,speed]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,speed,stack]'
 	touch $(STAMP)
 
 up: $(STAMP)
