@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+import shutil
+import signal
 from collections.abc import Iterator
 
 import pytest
-from processes import free_port, moto_server, start_gateway, start_mlflow, wait_for_http
+from processes import (
+    free_port,
+    moto_server,
+    start_gateway,
+    start_mlflow,
+    start_postgres,
+    start_redis,
+    wait_for_http,
+)
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +53,20 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     return moto_url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the session; tests isolate themselves by key names."""
+    server, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL 15 cluster for the session."""
+    server, url, data_dir = start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield url
+    server.stop(signal.SIGINT)
+    shutil.rmtree(data_dir, ignore_errors=True)

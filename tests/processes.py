@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -158,3 +160,73 @@ def start_gateway(log: Path, env: dict[str, str]) -> tuple[Server, str]:
 def moto_server(log: Path, port: int) -> Server:
     """moto's stand-in for the AWS APIs (ECS, Cloud Map, ELBv2, SSM, EC2, S3, logs)."""
     return Server(argv=[executable("moto_server"), "-H", "127.0.0.1", "-p", str(port)], log=log)
+
+
+def redis_server(data_dir: Path, port: int) -> Server:
+    """A throwaway redis-server: no persistence, loopback only."""
+    return Server(
+        argv=[
+            executable("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+        ],
+        log=data_dir / "redis.log",
+    )
+
+
+def start_redis(data_dir: Path) -> tuple[Server, str]:
+    port = free_port()
+    server = redis_server(data_dir, port).start()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return server, f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.05)
+    server.stop()
+    raise TimeoutError(f"redis-server on port {port} not ready:\n{server.log_tail()}")
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def start_postgres(log_dir: Path) -> tuple[Server, str, Path]:
+    """A throwaway PostgreSQL 15 cluster, run as the postgres user (it refuses root).
+
+    Its data directory is outside pytest's root-only temporary tree; the caller removes it.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="hokusai-pg-"))
+    shutil.chown(data_dir, "postgres", "postgres")
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", str(POSTGRES_BIN / "initdb"), "-D", str(data_dir),
+         "-U", "postgres", "--auth=trust", "--no-sync"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    server = Server(
+        argv=["runuser", "-u", "postgres", "--", str(POSTGRES_BIN / "postgres"), "-D",
+              str(data_dir), "-p", str(port), "-k", str(data_dir),
+              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+        log=log_dir / "postgres.log",
+    ).start()  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready = subprocess.run(
+            [str(POSTGRES_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+            capture_output=True,
+        )
+        if ready.returncode == 0:
+            return server, f"postgresql://postgres@127.0.0.1:{port}/postgres", data_dir
+        time.sleep(0.2)
+    server.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    raise TimeoutError(f"postgres on port {port} not ready:\n{server.log_tail()}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -68,10 +69,59 @@ def _number(
 
 
 def _port(env: Mapping[str, str], variable: str, default: int) -> int:
-    port = int(_number(env, variable, default, minimum=1, kind=int))
+    port = int(_number(env, variable, default, minimum=1 if default else 0, kind=int))
     if port > 65535:
         raise ConfigError(f"{variable}: {port} is not a TCP port (1-65535)")
     return port
+
+
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    """`HOKUSAI_DATABASE_URL`, else SQLite at `$HOKUSAI_DATA_DIR/hokusai.db` (`.hokusai/`)."""
+    env = os.environ if env is None else env
+    explicit = env.get("HOKUSAI_DATABASE_URL", "").strip()
+    if explicit:
+        if "://" not in explicit:
+            raise ConfigError(f"HOKUSAI_DATABASE_URL: {explicit!r} is not a database URL")
+        return explicit
+    data_dir = Path(env.get("HOKUSAI_DATA_DIR", "").strip() or ".hokusai")
+    return f"sqlite:///{(data_dir / 'hokusai.db').resolve()}"
+
+
+def redis_url(env: Mapping[str, str]) -> str | None:
+    """`REDIS_URL`, else `REDIS_HOST` (a host, or host:port as Terraform gives it) and
+    `REDIS_PORT`; None when neither is set."""
+    explicit = env.get("REDIS_URL", "").strip()
+    if explicit:
+        if urlsplit(explicit).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(f"REDIS_URL: {explicit!r} must start with redis://, rediss://")
+        return explicit
+    host = env.get("REDIS_HOST", "").strip()
+    if not host:
+        return None
+    if host.count(":") == 1:
+        host, _, port_text = host.partition(":")
+        port = _port({"REDIS_HOST": port_text}, "REDIS_HOST", 6379)
+    else:
+        port = _port(env, "REDIS_PORT", 6379)
+    return f"redis://{host}:{port}/0"
+
+
+def _bytes(env: Mapping[str, str], variable: str, default: int) -> int:
+    return int(_number(env, variable, default, minimum=1024, kind=int))
+
+
+def _key_cache_seconds(env: Mapping[str, str], default: float) -> float:
+    seconds = _number(env, "HOKUSAI_KEY_CACHE_SECONDS", default, minimum=0)
+    if seconds > 1:
+        raise ConfigError("HOKUSAI_KEY_CACHE_SECONDS: at most 1, or revocation would take longer")
+    return seconds
+
+
+def _choice(env: Mapping[str, str], variable: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(variable, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{variable}: {value!r} must be one of {', '.join(choices)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -85,6 +135,17 @@ class Settings:
     health_timeout: float = 2.0
     health_cache_seconds: float = 1.0
     access_log: bool = True
+    database_url: str = "sqlite:///.hokusai/hokusai.db"
+    redis_url: str | None = None
+    redis_timeout: float = 0.25
+    auth_required: bool = True
+    key_cache_seconds: float = 0.5
+    audit_log: str = "stderr"
+    metrics_port: int | None = None
+    max_header_bytes: int = 8190
+    max_json_body_bytes: int = 16 * 1024 * 1024
+    max_artifact_bytes: int = 10 * 1024**3
+    client_timeout: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,4 +174,16 @@ class Settings:
                 env, "HOKUSAI_HEALTH_CACHE_SECONDS", cls.health_cache_seconds, minimum=0
             ),
             access_log=access_log in ("1", "true", "yes", "on"),
+            database_url=database_url(env),
+            redis_url=redis_url(env),
+            redis_timeout=_number(env, "HOKUSAI_REDIS_TIMEOUT", cls.redis_timeout, minimum=0.01),
+            auth_required=_choice(env, "HOKUSAI_AUTH", "required", ("required", "off"))
+            == "required",
+            key_cache_seconds=_key_cache_seconds(env, cls.key_cache_seconds),
+            audit_log=env.get("HOKUSAI_AUDIT_LOG", "").strip() or cls.audit_log,
+            metrics_port=_port(env, "HOKUSAI_METRICS_PORT", 0) or None,
+            max_header_bytes=_bytes(env, "HOKUSAI_MAX_HEADER_BYTES", cls.max_header_bytes),
+            max_json_body_bytes=_bytes(env, "HOKUSAI_MAX_JSON_BODY_BYTES", cls.max_json_body_bytes),
+            max_artifact_bytes=_bytes(env, "HOKUSAI_MAX_ARTIFACT_BYTES", cls.max_artifact_bytes),
+            client_timeout=_number(env, "HOKUSAI_CLIENT_TIMEOUT", cls.client_timeout, minimum=1),
         )

@@ -1,0 +1,126 @@
+"""The gateway's authenticator: which key a request presents, and whether it is good now.
+
+Lookups are cached in-process, bounded in size and in time: a key's answer is reused for at
+most `cache_seconds` (≤ 1 s), which is how long a revocation can take to reach every gateway
+process. Concurrent misses for one key share a single database query, run in a small thread
+pool so the event loop never waits on SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from hokusai_platform.keys import tokens
+from hokusai_platform.keys.store import KeyInfo, KeyStore
+
+MAX_CACHE_SECONDS = 1.0
+_QUERY_KEY_NAMES = frozenset({"api_key", "apikey", "api-key", "x-api-key", "access_token", "key"})
+
+
+class Unauthenticated(Exception):
+    """No usable key. The message is for the log only; callers are told nothing more."""
+
+
+class KeyInURL(Exception):
+    """A key was sent in the query string, where proxies and logs would keep it."""
+
+
+def presented_key(headers: Mapping[str, str], authorizations: list[str]) -> str:
+    """The key from `Authorization: Bearer`, `Authorization: Basic` (as password) or `X-API-Key`."""
+    if len(authorizations) > 1:
+        raise Unauthenticated("more than one Authorization header")
+    from_header = _from_authorization(authorizations[0]) if authorizations else None
+    api_key = headers.get("X-API-Key")
+    if from_header is not None and api_key is not None and api_key != from_header:
+        raise Unauthenticated("Authorization and X-API-Key carry different keys")
+    key = from_header if from_header is not None else api_key
+    if not key:
+        raise Unauthenticated("no key presented")
+    return key.strip()
+
+
+def _from_authorization(value: str) -> str:
+    scheme, _, credentials = value.strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return credentials.strip()
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthenticated("malformed Basic credentials") from None
+        return decoded.partition(":")[2]
+    raise Unauthenticated(f"unsupported Authorization scheme {scheme[:20]!r}")
+
+
+def reject_key_in_query(query_string: str) -> None:
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        if name.lower() in _QUERY_KEY_NAMES or tokens.PREFIX in value or tokens.PREFIX in name:
+            raise KeyInURL("API keys are not accepted in the URL; send Authorization: Bearer")
+
+
+class Authenticator:
+    def __init__(
+        self,
+        store: KeyStore,
+        *,
+        cache_seconds: float = 0.5,
+        cache_size: int = 10_000,
+        threads: int = 4,
+    ) -> None:
+        self._store = store
+        self._cache_seconds = min(cache_seconds, MAX_CACHE_SECONDS)
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[float, KeyInfo | None]] = OrderedDict()
+        self._in_flight: dict[str, asyncio.Future[KeyInfo | None]] = {}
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="hokusai-keys")
+
+    async def authenticate(self, secret: str) -> KeyInfo:
+        """The key, if it exists and is neither revoked nor expired; else `Unauthenticated`."""
+        if not tokens.is_well_formed(secret):
+            raise Unauthenticated("not a Hokusai API key")
+        digest = tokens.digest_of(secret)
+        key = await self._lookup(digest, secret)
+        if key is None:
+            raise Unauthenticated(f"unknown key {tokens.PREFIX}{tokens.lookup_of(secret)}…")
+        if key.revoked:
+            raise Unauthenticated(f"key {key.id} is revoked")
+        if key.expired(datetime.now(UTC)):
+            raise Unauthenticated(f"key {key.id} expired at {key.expires_at}")
+        return key
+
+    async def _lookup(self, digest: str, secret: str) -> KeyInfo | None:
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        pending = self._in_flight.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._store.find, secret)
+        self._in_flight[digest] = future
+        try:
+            key = await asyncio.shield(future)
+        finally:
+            del self._in_flight[digest]
+        self._remember(digest, key, time.monotonic() + self._cache_seconds)
+        return key
+
+    def _remember(self, digest: str, key: KeyInfo | None, until: float) -> None:
+        self._cache[digest] = (until, key)
+        self._cache.move_to_end(digest)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._store.close()

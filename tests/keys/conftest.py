@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hokusai_platform.keys import database
+from hokusai_platform.keys.store import KeyStore
+
+
+def _fresh_postgres_database(server_url: str, name: str) -> str:
+    engine = create_engine(database.normalise_url(server_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty keys database: a SQLite file, then a database on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keys.db'}"
+    server_url: str = request.getfixturevalue("postgres_url")
+    return _fresh_postgres_database(server_url, f"keys_{abs(hash(request.node.name)) % 10**8}")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[KeyStore]:
+    opened = KeyStore.open(database_url)
+    yield opened
+    opened.close()

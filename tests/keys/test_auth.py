@@ -1,0 +1,154 @@
+"""The authenticator: where a key may be presented, and how fast a revocation bites."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hokusai_platform.keys import tokens
+from hokusai_platform.keys.auth import (
+    Authenticator,
+    KeyInURL,
+    Unauthenticated,
+    presented_key,
+    reject_key_in_query,
+)
+from hokusai_platform.keys.scopes import Scope
+from hokusai_platform.keys.store import KeyInfo, KeyStore
+from hokusai_platform.ratelimit import Rate
+
+KEY = tokens.new_secret()
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "authorizations"),
+    [
+        ({}, [f"Bearer {KEY}"]),
+        ({}, [f"bearer  {KEY}"]),
+        ({"X-API-Key": KEY}, []),
+        ({}, [_basic("anyone", KEY)]),
+        ({"X-API-Key": KEY}, [f"Bearer {KEY}"]),
+    ],
+)
+def test_a_key_is_accepted_in_each_documented_place(
+    headers: dict[str, str], authorizations: list[str]
+) -> None:
+    assert presented_key(headers, authorizations) == KEY
+
+
+@pytest.mark.parametrize(
+    ("headers", "authorizations", "reason"),
+    [
+        ({}, [], "no key"),
+        ({}, ["Bearer "], "no key"),
+        ({}, [f"Token {KEY}"], "unsupported Authorization scheme"),
+        ({}, ["Basic !!!"], "malformed Basic"),
+        ({}, [f"Bearer {KEY}", f"Bearer {KEY}"], "more than one"),
+        ({"X-API-Key": tokens.new_secret()}, [f"Bearer {KEY}"], "different keys"),
+    ],
+)
+def test_unusable_credentials_are_refused_with_a_reason_for_the_log(
+    headers: dict[str, str], authorizations: list[str], reason: str
+) -> None:
+    with pytest.raises(Unauthenticated, match=reason):
+        presented_key(headers, authorizations)
+
+
+@pytest.mark.parametrize(
+    "query", [f"api_key={KEY}", f"x={KEY}", "access_token=abc", "token=hk_live_x", f"{KEY}="]
+)
+def test_a_key_in_the_query_string_is_refused(query: str) -> None:
+    with pytest.raises(KeyInURL):
+        reject_key_in_query(query)
+
+
+def test_ordinary_query_strings_pass() -> None:
+    reject_key_in_query("experiment_ids=1&page_token=abc&max_results=10")
+
+
+class CountingStore(KeyStore):
+    """The real store, counting how often the database is asked."""
+
+    finds = 0
+
+    def find(self, secret: str) -> KeyInfo | None:
+        self.finds += 1
+        time.sleep(0.01)
+        return super().find(secret)
+
+
+@pytest.fixture
+def counting_store(store: KeyStore) -> Iterator[CountingStore]:
+    yield CountingStore(store.engine)
+
+
+def test_lookups_are_cached_and_concurrent_misses_share_one_query(
+    counting_store: CountingStore,
+) -> None:
+    issued = counting_store.create("ci", Scope.READ, Rate(10, 1))
+    authenticator = Authenticator(counting_store, cache_seconds=0.5)
+
+    async def scenario() -> list[KeyInfo]:
+        first = await asyncio.gather(
+            *(authenticator.authenticate(issued.secret) for _ in range(20))
+        )
+        again = await authenticator.authenticate(issued.secret)
+        return [*first, again]
+
+    keys = asyncio.run(scenario())
+    assert {key.id for key in keys} == {issued.info.id}
+    assert counting_store.finds == 1
+
+
+def test_revocation_bites_within_one_second(store: KeyStore) -> None:
+    issued = store.create("ci", Scope.READ, Rate(10, 1))
+    authenticator = Authenticator(store, cache_seconds=1.0)
+
+    async def scenario() -> float:
+        await authenticator.authenticate(issued.secret)
+        store.revoke(issued.info.id)
+        revoked_at = time.monotonic()
+        while True:
+            try:
+                await authenticator.authenticate(issued.secret)
+            except Unauthenticated as refused:
+                assert "revoked" in str(refused)
+                return time.monotonic() - revoked_at
+            await asyncio.sleep(0.01)
+
+    assert asyncio.run(scenario()) <= 1.05
+
+
+def test_unknown_malformed_and_expired_keys_are_refused(store: KeyStore) -> None:
+    expired = store.create("old", Scope.READ, Rate(10, 1), datetime.now(UTC) - timedelta(seconds=1))
+    authenticator = Authenticator(store)
+
+    async def reason(secret: str) -> str:
+        with pytest.raises(Unauthenticated) as refused:
+            await authenticator.authenticate(secret)
+        return str(refused.value)
+
+    assert "expired" in asyncio.run(reason(expired.secret))
+    assert "unknown key" in asyncio.run(reason(tokens.new_secret()))
+    assert "not a Hokusai API key" in asyncio.run(reason("hunter2"))
+
+
+def test_the_cache_is_bounded(store: KeyStore) -> None:
+    authenticator = Authenticator(store, cache_size=5)
+
+    async def flood() -> None:
+        for _ in range(50):
+            with pytest.raises(Unauthenticated):
+                await authenticator.authenticate(tokens.new_secret())
+
+    asyncio.run(flood())
+    assert len(authenticator._cache) == 5
