@@ -6,11 +6,14 @@ message names the variable, so the operator sees one line and knows what to fix.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from hokusai_platform.discovery.policy import DEFAULT_POLICY, DiscoveryPolicy
 
 
 class ConfigError(ValueError):
@@ -124,6 +127,67 @@ def _choice(env: Mapping[str, str], variable: str, default: str, choices: tuple[
     return value
 
 
+def _fallback_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    """`MLFLOW_FALLBACK_URLS`: the "direct IP" workaround, as configuration."""
+    variable = "MLFLOW_FALLBACK_URLS"
+    urls = []
+    for item in filter(None, (item.strip() for item in env.get(variable, "").split(","))):
+        url = parse_upstream_url(item, variable=variable)
+        if not _is_ip(url.host):
+            raise ConfigError(f"{variable}: {item!r} must name an IP address, not a DNS name")
+        urls.append(str(url))
+    return tuple(urls)
+
+
+def _dns_servers(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    """`HOKUSAI_DNS_SERVERS`: `ip[:port]` or `[ipv6]:port`, comma-separated; port 53 if omitted."""
+    variable = "HOKUSAI_DNS_SERVERS"
+    servers = []
+    for item in filter(None, (item.strip() for item in env.get(variable, "").split(","))):
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port_text = rest.removeprefix(":")
+        elif item.count(":") == 1:
+            host, _, port_text = item.partition(":")
+        else:
+            host, port_text = item, ""
+        if not _is_ip(host):
+            raise ConfigError(f"{variable}: {item!r} must be an IP address with an optional :port")
+        servers.append((host, _port({variable: port_text}, variable, 53)))
+    return tuple(servers)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _discovery_policy(env: Mapping[str, str]) -> DiscoveryPolicy:
+    default = DEFAULT_POLICY
+
+    def seconds(variable: str, value: float, minimum: float = 0.1) -> float:
+        return _number(env, variable, value, minimum=minimum)
+
+    def count(variable: str, value: int) -> int:
+        return int(_number(env, variable, value, minimum=1, kind=int))
+
+    return DiscoveryPolicy(
+        stale_seconds=seconds("HOKUSAI_DISCOVERY_STALE_SECONDS", default.stale_seconds, 0),
+        negative_ttl=seconds("HOKUSAI_DISCOVERY_NEGATIVE_TTL", default.negative_ttl),
+        cloudmap_ttl=seconds("HOKUSAI_DISCOVERY_CLOUDMAP_TTL", default.cloudmap_ttl),
+        resolve_timeout=seconds("HOKUSAI_DISCOVERY_TIMEOUT", default.resolve_timeout),
+        eject_after_failures=count("HOKUSAI_EJECT_AFTER_FAILURES", default.eject_after_failures),
+        eject_seconds=seconds("HOKUSAI_EJECT_SECONDS", default.eject_seconds),
+        eject_max_seconds=seconds("HOKUSAI_EJECT_MAX_SECONDS", default.eject_max_seconds),
+        probe_interval=seconds("HOKUSAI_PROBE_INTERVAL", default.probe_interval),
+        probe_timeout=seconds("HOKUSAI_PROBE_TIMEOUT", default.probe_timeout),
+        failback_probes=count("HOKUSAI_FAILBACK_PROBES", default.failback_probes),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     mlflow_url: UpstreamURL
@@ -135,6 +199,9 @@ class Settings:
     health_timeout: float = 2.0
     health_cache_seconds: float = 1.0
     access_log: bool = True
+    fallback_urls: tuple[str, ...] = ()
+    dns_servers: tuple[tuple[str, int], ...] = ()
+    discovery: DiscoveryPolicy = DEFAULT_POLICY
     database_url: str = "sqlite:///.hokusai/hokusai.db"
     redis_url: str | None = None
     redis_timeout: float = 0.25
@@ -174,6 +241,9 @@ class Settings:
                 env, "HOKUSAI_HEALTH_CACHE_SECONDS", cls.health_cache_seconds, minimum=0
             ),
             access_log=access_log in ("1", "true", "yes", "on"),
+            fallback_urls=_fallback_urls(env),
+            dns_servers=_dns_servers(env),
+            discovery=_discovery_policy(env),
             database_url=database_url(env),
             redis_url=redis_url(env),
             redis_timeout=_number(env, "HOKUSAI_REDIS_TIMEOUT", cls.redis_timeout, minimum=0.01),
