@@ -62,15 +62,15 @@ def test_forwarding_headers_from_a_load_balancer_are_extended_not_replaced() -> 
 
 def test_response_hop_by_hop_fields_are_dropped_and_the_rest_kept() -> None:
     out = downstream_headers(
-        _incoming(
-            ("Content-Type", "application/json"),
-            ("Content-Length", "12"),
-            ("Transfer-Encoding", "chunked"),
-            ("Connection", "close, X-Hop"),
-            ("X-Hop", "1"),
-            ("Set-Cookie", "mlflow=1"),
-            ("X-Content-Type-Options", "nosniff"),
-        )
+        [
+            (b"Content-Type", b"application/json"),
+            (b"Content-Length", b"12"),
+            (b"Transfer-Encoding", b"chunked"),
+            (b"Connection", b"close, X-Hop"),
+            (b"X-Hop", b"1"),
+            (b"Set-Cookie", b"mlflow=1"),
+            (b"X-Content-Type-Options", b"nosniff"),
+        ]
     )
     assert dict(out) == {
         "Content-Type": "application/json",

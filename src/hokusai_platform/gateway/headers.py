@@ -5,6 +5,8 @@ The tables are built once; the per-request work is one pass over the incoming he
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from multidict import CIMultiDict, CIMultiDictProxy
 
 # Connection-specific fields: meaningful for one hop only, never forwarded.
@@ -25,11 +27,14 @@ HOP_BY_HOP = frozenset(
 # What authenticates the caller to the gateway stays at the gateway.
 CREDENTIALS = frozenset(("authorization", "x-api-key", "cookie"))
 # Replaced by the gateway: Host names the upstream; Origin would make MLflow refuse writes
-# (the gateway, not MLflow, is the CORS boundary); Expect is answered by the gateway itself.
-REPLACED = frozenset(("host", "origin", "expect", "x-request-id", "x-forwarded-for"))
+# (the gateway, not MLflow, is the CORS boundary); Expect is answered by the gateway itself;
+# Content-Length is set by the upstream client from the body it actually sends.
+REPLACED = frozenset(
+    ("host", "origin", "expect", "x-request-id", "x-forwarded-for", "content-length")
+)
 
 _DROP_UPSTREAM = HOP_BY_HOP | CREDENTIALS | REPLACED
-_DROP_DOWNSTREAM = HOP_BY_HOP | frozenset(("set-cookie", "x-request-id"))
+_DROP_DOWNSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | {"set-cookie", "x-request-id"})
 
 
 def _filtered(incoming: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
@@ -66,5 +71,14 @@ def upstream_headers(
     return out
 
 
-def downstream_headers(incoming: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    return _filtered(incoming, _DROP_DOWNSTREAM)
+def downstream_headers(incoming: Sequence[tuple[bytes, bytes]]) -> CIMultiDict[str]:
+    """The caller's response headers from the upstream's, as they arrived on the wire."""
+    drop = _DROP_DOWNSTREAM
+    for name, value in incoming:
+        if name.lower() == b"connection":
+            drop = drop | {token.strip().lower() for token in value.split(b",")}
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in incoming:
+        if name.lower() not in drop:
+            out.add(name.decode("latin-1"), value.decode("latin-1"))
+    return out

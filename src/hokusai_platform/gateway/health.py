@@ -11,9 +11,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-import aiohttp
-
 from hokusai_platform.gateway.proxy import MlflowProxy
+from hokusai_platform.gateway.upstream import ConnectError, UpstreamError
 
 Status = Literal["healthy", "degraded", "unhealthy"]
 
@@ -40,7 +39,7 @@ class MlflowHealth:
         cache_seconds: float,
     ) -> None:
         self._proxy = proxy
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         self._cache_seconds = cache_seconds
         self._latest: DependencyHealth | None = None
         self._last_error: str | None = None
@@ -62,29 +61,33 @@ class MlflowHealth:
 
     async def _probe(self) -> DependencyHealth:
         self.probes += 1
-        target = self._proxy.target
-        base = str(target)
-        headers = {"Host": target.authority}
-        session = self._proxy.session
+        base = str(self._proxy.target)
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._timeout.total):
-                async with session.get(f"{base}/health", headers=headers) as health:
-                    await health.read()
-                    if health.status != 200:
-                        raise RuntimeError(f"GET /health answered {health.status}")
+            async with asyncio.timeout(self._timeout):
+                status, _ = await self._get("/health")
+                if status != 200:
+                    raise RuntimeError(f"GET /health answered {status}")
                 latency_ms = round((time.perf_counter() - started) * 1000, 2)
-                async with session.get(f"{base}/version", headers=headers) as answer:
-                    version = (await answer.text()).strip() if answer.status == 200 else None
-        except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+                status, body = await self._get("/version")
+                version = body.decode("utf-8", "replace").strip() if status == 200 else None
+        except (UpstreamError, TimeoutError, RuntimeError) as exc:
             self._last_error = _describe(exc)
             return DependencyHealth("unhealthy", base, None, None, self._last_error, time.time())
         return DependencyHealth("healthy", base, latency_ms, version, self._last_error, time.time())
+
+    async def _get(self, path: str) -> tuple[int, bytes]:
+        target = self._proxy.target
+        answer = await self._proxy.client.send(target, "GET", path, [("Host", target.authority)])
+        try:
+            return answer.status, await answer.read()
+        finally:
+            answer.close()
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect ({exc.os_error})"
+    if isinstance(exc, ConnectError):
+        return f"cannot connect ({exc})"
     return str(exc) or type(exc).__name__

@@ -1,23 +1,30 @@
 """The streaming reverse proxy: `/api/mlflow/<path>` → MLflow `/<path>`.
 
 Bodies stream in both directions with back-pressure, so memory does not grow with artifact
-size. One pooled client session serves the whole process. Every upstream failure is answered
+size. One pooled upstream client serves the whole process. Every upstream failure is answered
 with a JSON error in MLflow's shape; a failure after the response has started aborts the
 connection so the caller can never mistake a truncated body for a complete one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-import aiohttp
-from aiohttp import web
-from yarl import URL
+from aiohttp import HttpVersion11, web
+from multidict import CIMultiDict
 
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.headers import downstream_headers, upstream_headers
 from hokusai_platform.gateway.paths import PathRejected, upstream_target
+from hokusai_platform.gateway.upstream import (
+    Body,
+    ConnectError,
+    NameResolutionError,
+    UpstreamClient,
+    UpstreamError,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
 from hokusai_platform.settings import UpstreamURL
 
 log = logging.getLogger("hokusai.proxy")
@@ -28,7 +35,8 @@ BUFFER_LIMIT = 256 * 1024
 # non-artifact route is collected (up to this size) and forwarded with a Content-Length.
 CHUNKED_JSON_LIMIT = 16 * 1024 * 1024
 _STREAMED_ROUTE_MARKERS = ("/mlflow-artifacts/", "/get-artifact")
-_NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+_BODYLESS_METHODS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"))
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def _is_streamed_route(target: str) -> bool:
@@ -36,131 +44,124 @@ def _is_streamed_route(target: str) -> bool:
 
 
 class UpstreamFailure(Exception):
-    """Sending to MLflow failed before a response began; carries the answer to give."""
+    """Sending to MLflow failed; carries the answer to give."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
 
-_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError)
-
-
-def describe_failure(exc: Exception, upstream: str) -> UpstreamFailure:
+def describe_failure(exc: UpstreamError, upstream: str) -> UpstreamFailure:
     """One explicit mapping from client failure type to the caller's error."""
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return UpstreamFailure(502, f"upstream {upstream}: name does not resolve ({exc.os_error})")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return UpstreamFailure(502, f"upstream {upstream}: cannot connect ({exc.os_error})")
-    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return UpstreamFailure(504, f"upstream {upstream}: timed out")
-    return UpstreamFailure(502, f"upstream {upstream}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, NameResolutionError):
+        return UpstreamFailure(502, f"upstream {upstream}: name does not resolve ({exc})")
+    if isinstance(exc, ConnectError):
+        return UpstreamFailure(502, f"upstream {upstream}: cannot connect ({exc})")
+    if isinstance(exc, UpstreamTimeout):
+        return UpstreamFailure(504, f"upstream {upstream}: timed out ({exc})")
+    return UpstreamFailure(502, f"upstream {upstream}: {exc}")
 
 
 class MlflowProxy:
-    def __init__(self, target: UpstreamURL, *, connect_timeout: float, read_timeout: float) -> None:
-        self._target = target
-        self._base = str(target)
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
-        )
-        self._session: aiohttp.ClientSession | None = None
+    def __init__(self, target: UpstreamURL, client: UpstreamClient) -> None:
+        self.target = target
+        self.client = client
 
-    @property
-    def target(self) -> UpstreamURL:
-        return self._target
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("MlflowProxy.start() has not been awaited")
-        return self._session
-
-    async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30, enable_cleanup_closed=True)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            auto_decompress=False,
-            skip_auto_headers=_NO_AUTO_HEADERS,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
         try:
             target = upstream_target(request.raw_path)
         except PathRejected as exc:
             return errors.json_error(400, errors.BAD_REQUEST, str(exc))
-        request["upstream"] = self._target.authority
+        endpoint = self.target
+        request["upstream"] = endpoint.authority
         headers = upstream_headers(
             request.headers,
-            host=self._target.authority,
-            request_id=request["request_id"],
+            host=endpoint.authority,
+            request_id=request_id,
             client_ip=request.remote,
             scheme=request.scheme,
         )
-        body: bytes | aiohttp.StreamReader | None = None
+        body: Body = None
+        content_length = request.content_length
         if request.body_exists:
-            if request.content_length is None and not _is_streamed_route(target):
+            if request.version == HttpVersion11 and "100-continue" in request.headers.get(
+                "Expect", ""
+            ):
+                await request.writer.write(_CONTINUE)
+            if content_length is None and not _is_streamed_route(target):
                 body = await request.content.read(CHUNKED_JSON_LIMIT + 1)
                 if len(body) > CHUNKED_JSON_LIMIT:
                     return errors.json_error(
                         413, errors.REQUEST_TOO_LARGE, "chunked JSON body exceeds 16 MiB"
                     )
             else:
-                body = request.content
+                body = request.content.iter_any()
+        elif request.method not in _BODYLESS_METHODS:
+            body = b""
         try:
-            upstream = await self.session.request(
-                request.method,
-                URL(self._base + target, encoded=True),
-                headers=headers,
-                data=body,
-                allow_redirects=False,
+            upstream = await self.send(
+                endpoint, request.method, target, headers, body, content_length
             )
-        except _FAILURES as exc:
-            return self._failure_response(request, exc)
-        async with upstream:
-            return await self._relay(request, upstream)
+        except UpstreamError as exc:
+            return self._failure_response(request_id, endpoint, exc)
+        try:
+            return await self._relay(request, request_id, endpoint, upstream)
+        finally:
+            upstream.close()
 
-    def _failure_response(self, request: web.Request, exc: Exception) -> web.Response:
-        failure = describe_failure(exc, self._target.authority)
-        log.warning(
-            "upstream failure", extra={"request_id": request["request_id"], "error": str(failure)}
+    async def send(
+        self,
+        endpoint: UpstreamURL,
+        method: str,
+        target: str,
+        headers: CIMultiDict[str],
+        body: Body,
+        content_length: int | None,
+    ) -> UpstreamResponse:
+        """The one step that talks to MLflow: send the request to `endpoint`."""
+        return await self.client.send(
+            endpoint, method, target, headers.items(), body, content_length=content_length
         )
+
+    def _failure_response(
+        self, request_id: str, endpoint: UpstreamURL, exc: UpstreamError
+    ) -> web.Response:
+        failure = describe_failure(exc, endpoint.authority)
+        log.warning("upstream failure", extra={"request_id": request_id, "error": str(failure)})
         return errors.json_error(
             failure.status, errors.error_code_for(failure.status), str(failure)
         )
 
     async def _relay(
-        self, request: web.Request, upstream: aiohttp.ClientResponse
+        self,
+        request: web.BaseRequest,
+        request_id: str,
+        endpoint: UpstreamURL,
+        upstream: UpstreamResponse,
     ) -> web.StreamResponse:
         status = upstream.status
-        content_type = upstream.headers.get("Content-Type", "")
-        if status == 404 and content_type.startswith("text/html"):
+        content_type = upstream.header(b"content-type") or b""
+        if status == 404 and content_type.startswith(b"text/html"):
             return errors.json_error(
                 404, errors.ENDPOINT_NOT_FOUND, f"MLflow has no endpoint {request.path}"
             )
         headers = downstream_headers(upstream.headers)
-        length = upstream.content_length
-        if length is not None and length <= BUFFER_LIMIT and request.method != "HEAD":
+        length = upstream.header(b"content-length")
+        if length is not None and int(length) <= BUFFER_LIMIT and request.method != "HEAD":
             try:
                 body = await upstream.read()
-            except _FAILURES as exc:
-                return self._failure_response(request, exc)
+            except UpstreamError as exc:
+                return self._failure_response(request_id, endpoint, exc)
             return web.Response(status=status, body=body, headers=headers)
-        response = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
+        headers["X-Request-ID"] = request_id
+        response = web.StreamResponse(status=status, headers=headers)
         await response.prepare(request)
         try:
-            async for chunk in upstream.content.iter_any():
+            async for chunk in upstream.iter_chunks():
                 await response.write(chunk)
-        except (*_FAILURES, ConnectionError) as exc:
+        except (UpstreamError, ConnectionError) as exc:
             log.warning(
-                "stream broken mid-response",
-                extra={"request_id": request["request_id"], "error": repr(exc)},
+                "stream broken mid-response", extra={"request_id": request_id, "error": repr(exc)}
             )
             if request.transport is not None:
                 request.transport.close()

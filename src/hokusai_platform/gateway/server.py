@@ -50,7 +50,8 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 async def _run_worker(settings: Settings, sock: socket.socket) -> None:
-    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    gateway = create_app(settings)
+    runner = web.ServerRunner(web.Server(gateway, access_log=None), handle_signals=False)
     await runner.setup()
     await web.SockSite(runner, sock, shutdown_timeout=10).start()
     stop = asyncio.Event()
@@ -59,6 +60,7 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await runner.cleanup()
+    await gateway.close()
 
 
 def _worker_main(settings: Settings, sock: socket.socket) -> None:

@@ -1,0 +1,189 @@
+"""What the benchmarks share: required tools, nginx configurations, wrk runs, real servers.
+
+The server processes come from the test suite's `tests/processes.py`, so the benchmarks start
+MLflow and the gateway exactly as the tests do.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from processes import (
+    MLFLOW_START_TIMEOUT,
+    Server,
+    free_port,
+    gateway_server,
+    mlflow_server,
+    wait_for_http,
+)
+
+__all__ = [
+    "Server",
+    "WrkResult",
+    "free_port",
+    "median",
+    "nginx_proxy",
+    "nginx_static",
+    "require",
+    "running",
+    "start_gateway",
+    "start_mlflow",
+    "wrk",
+]
+
+
+def require(*tools: str) -> None:
+    """Exit 2 naming what is missing and how to install it; nothing is installed silently."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        print(
+            f"bench: missing {', '.join(missing)}; install with: apt-get install {' '.join(tools)}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_NGINX_COMMON = """
+daemon off;
+master_process on;
+worker_processes auto;
+user root;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    {http}
+}}
+"""
+
+
+def _nginx(directory: Path, http: str) -> Server:
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "nginx.conf"
+    config.write_text(_NGINX_COMMON.format(dir=directory, http=http))
+    nginx = shutil.which("nginx") or "nginx"
+    return Server(argv=[nginx, "-c", str(config), "-p", str(directory)], log=directory / "out.log")
+
+
+def nginx_static(directory: Path, port: int) -> Server:
+    """The fastest upstream there is: `return 200` with a short body."""
+    return _nginx(
+        directory,
+        f"""access_log off;
+    server {{
+        listen 127.0.0.1:{port};
+        keepalive_requests 1000000;
+        location / {{ default_type text/plain; return 200 "3.17.0"; }}
+    }}""",
+    )
+
+
+def nginx_proxy(directory: Path, port: int, upstream_port: int) -> Server:
+    """nginx as a keep-alive reverse proxy, logging every request like the gateway does."""
+    return _nginx(
+        directory,
+        f"""access_log {directory}/access.log combined buffer=64k;
+    upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        keepalive_requests 1000000;
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host 127.0.0.1:{upstream_port};
+            proxy_request_buffering off;
+            proxy_buffering off;
+            client_max_body_size 0;
+        }}
+    }}""",
+    )
+
+
+def start_mlflow(directory: Path, port: int, workers: int) -> Server:
+    server = mlflow_server(directory, port)
+    argv = list(server.argv)
+    argv[argv.index("--workers") + 1] = str(workers)
+    server.argv = argv
+    server.start()
+    wait_for_http(
+        f"http://127.0.0.1:{port}/health",
+        timeout=MLFLOW_START_TIMEOUT,
+        process=server.process,
+        log=server.log,
+    )
+    return server
+
+
+def start_gateway(log: Path, port: int, env: Mapping[str, str]) -> Server:
+    server = gateway_server(log, port, env).start()
+    wait_for_http(
+        f"http://127.0.0.1:{port}/health/live", timeout=30, process=server.process, log=server.log
+    )
+    return server
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _milliseconds(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def wrk(url: str, *, connections: int, seconds: int) -> WrkResult:
+    threads = min(connections, 2)
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
+    if rate is None or p50 is None or p99 is None:
+        raise RuntimeError(f"cannot read wrk output:\n{output}")
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(bad.group(1)) if bad else 0
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return WrkResult(
+        float(rate.group(1)), _milliseconds(p50.group(1)), _milliseconds(p99.group(1)), errors
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
