@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dns.resolver
 import pytest
 from processes import MLFLOW_START_TIMEOUT, executable, free_port
 
+from hokusai_platform.discovery.control import call
 from hokusai_platform.stack.supervisor import group_members
 
 
@@ -26,7 +28,8 @@ class Up:
 
     @classmethod
     def start(cls, data_dir: Path, ports: dict[str, int] | None = None) -> Up:
-        ports = ports or {"gateway": free_port(), "mlflow": free_port(), "redis": free_port()}
+        services = ("gateway", "mlflow", "redis", "dns", "discovery")
+        ports = ports or {service: free_port() for service in services}
         output = data_dir.with_name(data_dir.name + f"-up-{time.monotonic_ns()}.out")
         with output.open("wb") as sink:
             process = subprocess.Popen(
@@ -47,17 +50,15 @@ class Up:
     def text(self) -> str:
         return self.output.read_text(errors="replace")
 
-    def wait_ready(self) -> str:
-        """Wait for the printed tracking URI (printed once every service is healthy)."""
+    def wait_ready(self) -> None:
+        """Wait for the `export` lines, printed once every service is healthy."""
         deadline = time.monotonic() + MLFLOW_START_TIMEOUT + 30
-        while time.monotonic() < deadline:
-            for line in self.text.splitlines():
-                if line.strip().startswith("export MLFLOW_TRACKING_URI="):
-                    return line.split("=", 1)[1]
+        while "export MLFLOW_TRACKING_TOKEN=" not in self.text:
             if self.process.poll() is not None:
                 raise AssertionError(f"hokusai up exited {self.process.returncode}:\n{self.text}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"hokusai up not ready:\n{self.text}")
             time.sleep(0.2)
-        raise TimeoutError(f"hokusai up not ready:\n{self.text}")
 
     def state(self) -> dict[str, Any]:
         result = subprocess.run(
@@ -71,16 +72,54 @@ class Up:
     def service(self, name: str) -> dict[str, Any]:
         return next(s for s in self.state()["services"] if s["name"] == name)
 
+    def printed(self, variable: str) -> str:
+        """The value of an `export VARIABLE=…` line printed by `up`."""
+        prefix = f"export {variable}="
+        lines = [line.strip() for line in self.text.splitlines()]
+        return next(line.removeprefix(prefix) for line in lines if line.startswith(prefix))
+
+    def resolve(self, service: str) -> list[str]:
+        """A records for `<service>.hokusai-development.local` from the stack's discovery DNS."""
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = ["127.0.0.1"]
+        resolver.port = self.ports["dns"]
+        answer = resolver.resolve(f"{service}.hokusai-development.local", "A", lifetime=2)
+        return sorted(record.address for record in answer)
+
+    def instances(self) -> dict[str, list[dict[str, Any]]]:
+        """The discovery registry, through its control API."""
+        registry = call(f"http://127.0.0.1:{self.ports['discovery']}", "GET", "/v1/services")
+        return {service["name"]: service["instances"] for service in registry["services"]}
+
     def stop(self, signum: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signum)
         return self.process.wait(60)
 
 
-def assert_nothing_left(groups: list[int], data_dir: Path) -> None:
+def assert_nothing_left(up: Up, groups: list[int]) -> None:
+    """No process of any service's group survives; discovery no longer answers at all."""
     leftovers = {group: group_members(group) for group in groups if group_members(group)}
     assert leftovers == {}
-    assert not (data_dir / "stack.json").exists()
+    assert not (up.data_dir / "stack.json").exists()
+    with pytest.raises(dns.exception.Timeout):
+        up.resolve("mlflow")
+
+
+class RecordingRegistry:
+    """Discovery as the supervisor sees it, recording each call in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def register(self, service: str, instance_id: str, address: str, port: int) -> None:
+        self.calls.append(("register", instance_id, f"{address}:{port}"))
+
+    def set_health(self, service: str, instance_id: str, healthy: bool) -> None:
+        self.calls.append(("healthy" if healthy else "unhealthy", instance_id))
+
+    def deregister(self, service: str, instance_id: str) -> None:
+        self.calls.append(("deregister", instance_id))
 
 
 @pytest.fixture

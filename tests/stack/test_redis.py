@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from conftest import RecordingRegistry
 from processes import free_port
 
 from hokusai_platform.stack import services
@@ -19,7 +20,7 @@ def _set_then_read_after_restart(config: StackConfig, executable: str) -> bytes 
     supervisor = Supervisor(
         services.redis(config, executable),
         dns_name=config.dns_name("redis"),
-        registry=None,
+        registry=RecordingRegistry(),
         on_change=lambda: None,
         report=print,
     )

@@ -8,26 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import RecordingRegistry
 
 from hokusai_platform.stack import supervisor as supervisor_module
 from hokusai_platform.stack.services import Probe, ServiceSpec, Unhealthy
 from hokusai_platform.stack.supervisor import StartFailed, Supervisor, group_members
-
-
-class RecordingRegistry:
-    """Discovery as the supervisor sees it, recording each call in order."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, ...]] = []
-
-    def register(self, service: str, instance_id: str, address: str, port: int) -> None:
-        self.calls.append(("register", instance_id, f"{address}:{port}"))
-
-    def set_health(self, service: str, instance_id: str, healthy: bool) -> None:
-        self.calls.append(("healthy" if healthy else "unhealthy", instance_id))
-
-    def deregister(self, service: str, instance_id: str) -> None:
-        self.calls.append(("deregister", instance_id))
 
 
 async def _always_healthy() -> None:

@@ -45,8 +45,27 @@ def test_status_shows_every_service_from_another_terminal(stack: Up) -> None:
     assert table.returncode == 0, table.stderr
     header, *rows = table.stdout.split("\n\n")[1].splitlines()
     assert header.split() == ["SERVICE", "PID", "ADDRESS", "DNS", "NAME", "HEALTH", "UPTIME"]
-    assert [row.split()[0] for row in rows] == ["mlflow", "redis", "api"]
-    assert f"127.0.0.1:{stack.ports['mlflow']}" in rows[0]
+    assert [row.split()[:4] for row in rows] == [
+        [
+            "mlflow",
+            str(stack.service("mlflow")["pid"]),
+            f"127.0.0.1:{stack.ports['mlflow']}",
+            "mlflow.hokusai-development.local",
+        ],
+        [
+            "redis",
+            str(stack.service("redis")["pid"]),
+            f"127.0.0.1:{stack.ports['redis']}",
+            "redis.hokusai-development.local",
+        ],
+        [
+            "api",
+            str(stack.service("api")["pid"]),
+            f"127.0.0.1:{stack.ports['gateway']}",
+            "api.hokusai-development.local",
+        ],
+    ]
+    assert f"export MLFLOW_TRACKING_TOKEN={stack.printed('MLFLOW_TRACKING_TOKEN')}" in table.stdout
 
     state = stack.state()
     assert state["running"] is True and state["pid"] == stack.process.pid
@@ -75,6 +94,8 @@ def test_killed_mlflow_is_restarted_while_the_gateway_reports_the_gap(stack: Up)
     assert _health(stack.ports["gateway"]) == (503, "unhealthy")
     restarting = stack.service("mlflow")
     assert restarting["health"] in ("restarting", "starting")
+    [instance] = stack.instances()["mlflow"]
+    assert instance["healthy"] is False
 
     deadline = time.monotonic() + 120
     while stack.service("mlflow")["health"] != "healthy":
@@ -84,4 +105,6 @@ def test_killed_mlflow_is_restarted_while_the_gateway_reports_the_gap(stack: Up)
     assert restarted["pid"] != mlflow["pid"] and restarted["restarts"] == 1
     assert _health(stack.ports["gateway"]) == (200, "healthy")
     assert stack.service("api")["pid"] == gateway_pid
+    [instance] = stack.instances()["mlflow"]
+    assert (instance["healthy"], instance["port"]) == (True, stack.ports["mlflow"])
     assert "MLflow exited with code -9; restarting in 1 s" in stack.text

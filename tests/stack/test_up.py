@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import signal
+import stat
 import subprocess
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import mlflow
+import pytest
 from conftest import Up, assert_nothing_left
 from processes import executable
 
 
-def _log_run(tracking_uri: str) -> str:
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+def _log_run(client: mlflow.MlflowClient) -> str:
     experiment_id = client.create_experiment("stack-survives-restarts")
     run = client.create_run(experiment_id)
     client.log_metric(run.info.run_id, "loss", 0.25)
@@ -28,20 +28,30 @@ def _groups(up: Up) -> list[int]:
 
 
 def test_up_serves_mlflow_through_the_gateway_and_keeps_data_across_restarts(
-    start_up: Any, tmp_path: Path
+    start_up: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first: Up = start_up()
-    tracking_uri = first.wait_ready()
-    assert tracking_uri == f"http://127.0.0.1:{first.ports['gateway']}/api/mlflow"
-    state = first.state()
-    assert {s["name"]: s["health"] for s in state["services"]} == {
+    first.wait_ready()
+    gateway = f"http://127.0.0.1:{first.ports['gateway']}"
+    assert first.printed("MLFLOW_TRACKING_URI") == f"{gateway}/api/mlflow"
+    token = first.printed("MLFLOW_TRACKING_TOKEN")
+    key_file = first.data_dir / "local-api-key"
+    assert key_file.read_text().strip() == token
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+    services = {s["name"]: s for s in first.state()["services"]}
+    assert {name: s["health"] for name, s in services.items()} == {
         "mlflow": "healthy",
         "redis": "healthy",
         "api": "healthy",
     }
-    with urllib.request.urlopen(f"http://127.0.0.1:{first.ports['gateway']}/health") as answer:
+    assert all(s["registered"] for s in services.values())
+    assert first.resolve("mlflow") == ["127.0.0.1"]
+    with urllib.request.urlopen(f"{gateway}/health") as answer:
         assert json.load(answer)["dependencies"]["mlflow"]["status"] == "healthy"
-    run_id = _log_run(tracking_uri)
+    # What the printed `export` lines do for a shell: the MLflow client reads both variables.
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+    run_id = _log_run(mlflow.MlflowClient(tracking_uri=f"{gateway}/api/mlflow"))
 
     groups = _groups(first)
     down = subprocess.run(
@@ -52,14 +62,15 @@ def test_up_serves_mlflow_through_the_gateway_and_keeps_data_across_restarts(
     )
     assert down.returncode == 0, down.stderr
     assert first.process.wait(5) == 0
-    assert_nothing_left(groups, first.data_dir)
+    assert_nothing_left(first, groups)
 
     second: Up = start_up(first.data_dir, first.ports)
     second.wait_ready()
-    run = mlflow.MlflowClient(tracking_uri=tracking_uri).get_run(run_id)
+    assert second.printed("MLFLOW_TRACKING_TOKEN") == token
+    run = mlflow.MlflowClient(tracking_uri=f"{gateway}/api/mlflow").get_run(run_id)
     assert run.data.metrics == {"loss": 0.25}
 
     groups = _groups(second)
     assert second.stop(signal.SIGINT) == 0
-    assert_nothing_left(groups, second.data_dir)
+    assert_nothing_left(second, groups)
     assert "stopped; data kept in" in second.text

@@ -35,25 +35,38 @@ Port = click.IntRange(1, 65535)
 @click.option("--gateway-port", type=Port, default=Ports.gateway, show_default=True)
 @click.option("--mlflow-port", type=Port, default=Ports.mlflow, show_default=True)
 @click.option("--redis-port", type=Port, default=Ports.redis, show_default=True)
-def up(data_dir: Path, gateway_port: int, mlflow_port: int, redis_port: int) -> None:
-    """Run the whole platform on this machine until Ctrl-C: MLflow, Redis, the registry API.
+@click.option(
+    "--dns-port", type=Port, default=Ports.dns, show_default=True, help="Discovery DNS (UDP+TCP)."
+)
+@click.option(
+    "--discovery-port",
+    type=Port,
+    default=Ports.discovery,
+    show_default=True,
+    help="Discovery control API (`hokusai discovery list --control-url`).",
+)
+def up(data_dir: Path, **ports: int) -> None:
+    """Run the whole platform on this machine until Ctrl-C: discovery, MLflow, Redis, the API.
 
     \b
-    Everything listens on 127.0.0.1. Data (MLflow's SQLite database and artifacts, Redis's
-    append-only file) lives in the data dir and survives restarts; each service logs to
+    Wired like production: the registry API reaches MLflow as
+    http://mlflow.hokusai-development.local:<port>, resolved by the embedded discovery DNS
+    server that answers as Cloud Map does; each service is registered there once its health
+    check passes and deregistered before it stops. Everything listens on 127.0.0.1.
+
+    \b
+    Data (MLflow's database and artifacts, Redis's append-only file, the keys database and
+    the local API key) lives in the data dir and survives restarts; each service logs to
     <data-dir>/logs/<service>.log. A crashed service is restarted with back-off.
     `hokusai status` shows the stack from another terminal; `hokusai down` stops it.
     """
     from hokusai_platform.stack import up as stack_up
 
-    config = StackConfig(data_dir, Ports(gateway_port, mlflow_port, redis_port))
-    port_options = {
-        gateway_port: "--gateway-port",
-        mlflow_port: "--mlflow-port",
-        redis_port: "--redis-port",
-    }
-    if len(port_options) < len(Ports.__dataclass_fields__):
-        raise click.UsageError("--gateway-port, --mlflow-port and --redis-port must differ")
+    port_options = {port: f"--{name.removesuffix('_port')}-port" for name, port in ports.items()}
+    if len(port_options) < len(ports):
+        names = ", ".join(f"--{name.removesuffix('_port')}-port" for name in ports)
+        raise click.UsageError(f"every port must be different ({names})")
+    config = StackConfig(data_dir, Ports(**{n.removesuffix("_port"): p for n, p in ports.items()}))
     try:
         stack_up.run(config)
     except AlreadyRunning as running:
@@ -84,11 +97,13 @@ def status(data_dir: Path, as_json: bool) -> None:
     elif state is None:
         click.echo(f"no stack is running from {data_dir} (start one with `hokusai up`)", err=True)
     else:
+        from hokusai_platform.stack.local_key import read_key
+
         uptime = render.duration(time.time() - state["started_at"])
         click.echo(f"stack running from {state['data_dir']} (pid {state['pid']}, up {uptime})\n")
         click.echo(render.status_table(state["services"]))
         click.echo("")
-        click.echo(render.usage(state["urls"], None))
+        click.echo(render.usage(state["urls"], read_key(config.key_file)))
     if state is None:
         sys.exit(NOT_RUNNING)
 

@@ -13,6 +13,9 @@ class Ports:
     gateway: int = 8001
     mlflow: int = 5000
     redis: int = 6379
+    # As `hokusai discovery serve`, so `hokusai discovery list` finds the stack's instances.
+    dns: int = 5300
+    discovery: int = 5380
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,6 @@ class StackConfig:
     @property
     def key_file(self) -> Path:
         return self.data_dir / "local-api-key"
-
-    @property
-    def keys_database_url(self) -> str:
-        return f"sqlite:///{(self.data_dir / 'keys.db').resolve()}"
 
     def log_file(self, service: str) -> Path:
         return self.logs_dir / f"{service}.log"

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -59,6 +60,19 @@ def http_probe(url: str) -> Probe:
             raise Unhealthy(f"GET {url}: {exc or type(exc).__name__}") from None
 
     return probe
+
+
+async def fetch_json(url: str) -> dict[str, Any]:
+    """The JSON object at `url` whatever the status, or {} when there is none."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=PROBE_TIMEOUT) as session,
+            session.get(url) as answer,
+        ):
+            body = await answer.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def redis_probe(port: int) -> Probe:
@@ -149,14 +163,17 @@ def redis(config: StackConfig, executable: str) -> ServiceSpec:
     )
 
 
-def gateway(config: StackConfig, *, mlflow_url: str, redis_url: str | None) -> ServiceSpec:
+def gateway(
+    config: StackConfig, *, mlflow_url: str, dns_server: str, redis_url: str | None
+) -> ServiceSpec:
     port = config.ports.gateway
     env = {
         "MLFLOW_SERVER_URL": mlflow_url,
+        "HOKUSAI_DNS_SERVERS": dns_server,
         "HOKUSAI_HOST": LOOPBACK,
         "HOKUSAI_PORT": str(port),
         "HOKUSAI_WORKERS": "1",
-        "HOKUSAI_DATABASE_URL": config.keys_database_url,
+        "HOKUSAI_DATA_DIR": str(config.data_dir.resolve()),
     }
     if redis_url:
         env["REDIS_URL"] = redis_url

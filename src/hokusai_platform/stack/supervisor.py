@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from hokusai_platform.stack.services import ServiceSpec, Unhealthy
+from hokusai_platform.stack.services import LOOPBACK, ServiceSpec, Unhealthy
 
 Health = Literal["starting", "healthy", "unhealthy", "restarting", "stopped"]
 
@@ -33,11 +33,11 @@ LOG_TAIL_LINES = 20
 class Registry(Protocol):
     """What the supervisor needs from service discovery (Cloud Map's instance API)."""
 
-    def register(self, service: str, instance_id: str, address: str, port: int) -> None: ...
+    def register(self, service: str, instance_id: str, address: str, port: int) -> object: ...
 
-    def set_health(self, service: str, instance_id: str, healthy: bool) -> None: ...
+    def set_health(self, service: str, instance_id: str, healthy: bool) -> object: ...
 
-    def deregister(self, service: str, instance_id: str) -> None: ...
+    def deregister(self, service: str, instance_id: str) -> object: ...
 
 
 class StartFailed(Exception):
@@ -64,7 +64,7 @@ class Supervisor:
         spec: ServiceSpec,
         *,
         dns_name: str,
-        registry: Registry | None,
+        registry: Registry,
         on_change: Callable[[], None],
         report: Callable[[str], None],
     ) -> None:
@@ -99,7 +99,7 @@ class Supervisor:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
-        if self.status.registered and self._registry is not None:
+        if self.status.registered:
             self._registry.deregister(self.spec.name, self.instance_id)
         self._set(registered=False)
         await self._terminate()
@@ -155,17 +155,14 @@ class Supervisor:
         return f"not healthy after the {self.spec.grace_seconds:g} s grace period ({failure})"
 
     def _mark_healthy(self) -> None:
-        if self._registry is None:
-            self._set(health="healthy", last_error=None)
-        elif self.status.registered:
+        if self.status.registered:
             self._registry.set_health(self.spec.name, self.instance_id, True)
-            self._set(health="healthy", last_error=None)
         else:
-            self._registry.register(self.spec.name, self.instance_id, "127.0.0.1", self.spec.port)
-            self._set(health="healthy", registered=True, last_error=None)
+            self._registry.register(self.spec.name, self.instance_id, LOOPBACK, self.spec.port)
+        self._set(health="healthy", registered=True, last_error=None)
 
     def _mark_unhealthy(self, health: Health, reason: str) -> None:
-        if self.status.registered and self._registry is not None:
+        if self.status.registered:
             self._registry.set_health(self.spec.name, self.instance_id, False)
         self._set(health=health, last_error=reason)
 

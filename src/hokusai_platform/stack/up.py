@@ -1,8 +1,9 @@
 """`hokusai up`: start the stack in dependency order, keep it alive, stop it cleanly.
 
-Order: MLflow, then Redis, then the registry API that depends on both. Stopping goes the
-other way, each service deregistered before its process is signalled. SIGINT and SIGTERM
-both stop the stack; `hokusai down` sends SIGTERM to this process.
+Order: the discovery DNS server (in this process, with Cloud Map's answers), MLflow, Redis,
+then the registry API, which finds MLflow by its DNS name through that server, exactly as the
+ECS task does through Cloud Map. Stopping goes the other way, each service deregistered before
+its process is signalled. SIGINT and SIGTERM both stop the stack; `hokusai down` sends SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,14 +17,19 @@ import time
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from hokusai_platform.discovery.dns_server import DiscoveryServer
+from hokusai_platform.discovery.registry import Registry
+from hokusai_platform.settings import database_url
 from hokusai_platform.stack import render, services
 from hokusai_platform.stack.config import StackConfig
+from hokusai_platform.stack.local_key import ensure_local_key
 from hokusai_platform.stack.ports import ensure_free
 from hokusai_platform.stack.services import LOOPBACK, ServiceSpec
 from hokusai_platform.stack.state import StackLock, write_state
-from hokusai_platform.stack.supervisor import Registry, Supervisor
+from hokusai_platform.stack.supervisor import Supervisor
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines when the output is not a terminal
+END_TO_END_SECONDS = 15.0  # how long the registry API may take to see MLflow healthy
 
 
 class Console:
@@ -42,11 +48,14 @@ class Console:
         self.say(f"[{time.strftime('%H:%M:%S')}] {text}")
 
     def progress(self, label: str, elapsed: float) -> None:
+        every = 1.0 if self._tty else PROGRESS_EVERY
+        if elapsed - self._last_progress < every:
+            return
+        self._last_progress = elapsed
         if self._tty:
             self._stream.write(f"\r  {label} … {elapsed:.0f}s ")
             self._stream.flush()
-        elif elapsed - self._last_progress >= PROGRESS_EVERY:
-            self._last_progress = elapsed
+        else:
             self.say(f"  {label} … {elapsed:.0f}s")
 
     def done(self, label: str, elapsed: float) -> None:
@@ -60,9 +69,14 @@ class Stack:
     def __init__(self, config: StackConfig, console: Console) -> None:
         self.config = config
         self.console = console
-        self.registry: Registry | None = None
+        ports = config.ports
+        self.registry = Registry(config.namespace)
+        self.discovery = DiscoveryServer(
+            self.registry, dns_port=ports.dns, control_port=ports.discovery, host=LOOPBACK
+        )
         self.supervisors: list[Supervisor] = []
         self.started_at = time.time()
+        self.token: str | None = None
         redis_server = services.redis_server_executable()
         self.specs = [services.mlflow(config)]
         if redis_server is not None:
@@ -70,8 +84,11 @@ class Stack:
         self.specs.append(
             services.gateway(
                 config,
-                mlflow_url=f"http://{LOOPBACK}:{config.ports.mlflow}",
-                redis_url=f"redis://{LOOPBACK}:{config.ports.redis}/0" if redis_server else None,
+                # The gateway's proxy connects to the address in MLFLOW_SERVER_URL as given
+                # (it does not consult HOKUSAI_DNS_SERVERS), so MLflow is given by address.
+                mlflow_url=f"http://{LOOPBACK}:{ports.mlflow}",
+                dns_server=f"{LOOPBACK}:{ports.dns}",
+                redis_url=f"redis://{LOOPBACK}:{ports.redis}/0" if redis_server else None,
             )
         )
 
@@ -80,6 +97,10 @@ class Stack:
         return any(spec.name == "redis" for spec in self.specs)
 
     def check_ports(self) -> None:
+        ports = self.config.ports
+        ensure_free(ports.dns, host=LOOPBACK, protocol="udp", purpose="discovery DNS")
+        ensure_free(ports.dns, host=LOOPBACK, protocol="tcp", purpose="discovery DNS")
+        ensure_free(ports.discovery, host=LOOPBACK, protocol="tcp", purpose="discovery API")
         for spec in self.specs:
             ensure_free(spec.port, host=LOOPBACK, protocol="tcp", purpose=spec.title)
 
@@ -92,6 +113,11 @@ class Stack:
         }
         if self.has_redis:
             urls["Redis"] = f"redis://{LOOPBACK}:{ports.redis}/0"
+        mlflow_name = self.config.dns_name("mlflow")
+        urls["discovery DNS"] = (
+            f"{LOOPBACK}:{ports.dns}  (dig @{LOOPBACK} -p {ports.dns} {mlflow_name})"
+        )
+        urls["discovery API"] = f"http://{LOOPBACK}:{ports.discovery}"
         urls["logs"] = str(self.config.logs_dir)
         return urls
 
@@ -110,6 +136,11 @@ class Stack:
         write_state(self.config.state_file, self.state())
 
     async def start(self) -> None:
+        await self.discovery.start()
+        self.console.say(f"  discovery DNS on {LOOPBACK}:{self.config.ports.dns} … ready")
+        self.token = await asyncio.to_thread(
+            ensure_local_key, self.config.key_file, self.database_url
+        )
         for spec in self.specs:
             supervisor = Supervisor(
                 spec,
@@ -120,6 +151,27 @@ class Stack:
             )
             self.supervisors.append(supervisor)
             await self._start_one(supervisor, spec)
+        await self._check_end_to_end()
+
+    async def _check_end_to_end(self) -> None:
+        """The registry API's own `/health`: does it reach MLflow the way it is wired to?"""
+        url = f"http://{LOOPBACK}:{self.config.ports.gateway}/health"
+        report: dict[str, Any] = {}
+        for _ in range(int(END_TO_END_SECONDS / 0.5)):
+            report = await services.fetch_json(url)
+            if report.get("dependencies", {}).get("mlflow", {}).get("status") == "healthy":
+                return
+            await asyncio.sleep(0.5)
+        mlflow = report.get("dependencies", {}).get("mlflow", {})
+        self.console.say(
+            f"warning: the registry API cannot reach MLflow at {mlflow.get('endpoint')}: "
+            f"{mlflow.get('last_error') or report.get('message', 'no answer from ' + url)}"
+        )
+
+    @property
+    def database_url(self) -> str:
+        """The gateway's keys database: `HOKUSAI_DATABASE_URL`, else SQLite in the data dir."""
+        return database_url({**os.environ, "HOKUSAI_DATA_DIR": str(self.config.data_dir)})
 
     async def _start_one(self, supervisor: Supervisor, spec: ServiceSpec) -> None:
         label = f"{spec.title} on {spec.address}"
@@ -130,6 +182,7 @@ class Stack:
     async def stop(self) -> None:
         for supervisor in reversed(self.supervisors):
             await supervisor.stop()
+        await self.discovery.close()
 
 
 async def _serve(stack: Stack) -> None:
@@ -147,7 +200,7 @@ async def _serve(stack: Stack) -> None:
             console.say("")
             console.say(render.status_table(stack.state()["services"]))
             console.say("")
-            console.say(render.usage(stack.urls(), None))
+            console.say(render.usage(stack.urls(), stack.token))
             console.say("")
             console.say("Ctrl-C (or `hokusai down` from another terminal) stops everything.")
             await stopping

@@ -1,0 +1,44 @@
+"""The local user's API key: created on the first `up`, kept in the data dir for the owner only.
+
+The key is checked against the keys database on every start: a data dir whose database was
+deleted or whose key was revoked gets a new key instead of one the gateway would refuse.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+from hokusai_platform.keys.scopes import Scope
+from hokusai_platform.keys.store import KeyStore
+from hokusai_platform.ratelimit import Rate
+
+# Generous: the MLflow client logs metrics one request at a time.
+LOCAL_RATE = Rate(limit=100, period_seconds=1)
+
+
+def ensure_local_key(key_file: Path, database_url: str) -> str:
+    store = KeyStore.open(database_url)
+    try:
+        kept = read_key(key_file)
+        if kept is not None:
+            key = store.find(kept)
+            if key is not None and not key.revoked:
+                return kept
+        issued = store.create(f"local-{getpass.getuser()}", Scope.ADMIN, LOCAL_RATE)
+    finally:
+        store.close()
+    partial = key_file.with_name(f".{key_file.name}.{os.getpid()}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as sink:
+        sink.write(issued.secret + "\n")
+    partial.replace(key_file)
+    return issued.secret
+
+
+def read_key(key_file: Path) -> str | None:
+    try:
+        return key_file.read_text().strip() or None
+    except FileNotFoundError:
+        return None
