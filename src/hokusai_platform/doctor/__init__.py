@@ -1,0 +1,1 @@
+"""`hokusai doctor`: the recommendations' "testing after each phase", automated."""

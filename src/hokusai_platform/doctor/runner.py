@@ -1,0 +1,72 @@
+"""Run the selected checks concurrently, each under its own deadline, never letting one crash.
+
+A check is an async function of the `Context` returning results for one or more subjects.
+It raises `Skip` when it cannot run from here (no credentials, no VPC DNS), and the runner
+turns that, a timeout, or an unexpected error into a result with the check's id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hokusai_platform.checks import CheckResult
+
+if TYPE_CHECKING:
+    from hokusai_platform.doctor.context import Context
+
+
+class Skip(Exception):
+    """This check cannot run from here; the message says why."""
+
+
+CheckFunction = Callable[["Context"], Awaitable[list[CheckResult]]]
+
+
+# Each check must answer within this; a healthy environment answers in well under a second.
+CHECK_TIMEOUT = 8.0
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    run: CheckFunction
+    timeout: float = CHECK_TIMEOUT
+
+    @property
+    def layer(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+async def run_check(check: Check, context: Context) -> list[CheckResult]:
+    try:
+        async with asyncio.timeout(check.timeout):
+            return await check.run(context)
+    except Skip as skip:
+        return [CheckResult.skipped(check.id, context.expectations.environment, str(skip))]
+    except TimeoutError:
+        return [
+            CheckResult.fail(
+                check.id,
+                context.expectations.environment,
+                f"no answer within {check.timeout:g} s",
+                hint="the component behind this check is not answering; retry, then look at it",
+            )
+        ]
+    except Exception as exc:  # a doctor that crashes on a broken environment is useless
+        return [
+            CheckResult.fail(
+                check.id,
+                context.expectations.environment,
+                f"{type(exc).__name__}: {exc}",
+                hint="the check could not interpret what it found; the evidence is the error",
+            )
+        ]
+
+
+async def run_checks(checks: Sequence[Check], context: Context) -> list[CheckResult]:
+    """All checks at once; results in the order the checks were given."""
+    batches = await asyncio.gather(*(run_check(check, context) for check in checks))
+    return [result for batch in batches for result in batch]

@@ -1,0 +1,46 @@
+"""Fixtures for doctor's tests: expectations, and an AWS environment in moto_server.
+
+Every test gets its own region, so tests sharing the session's moto_server never see each
+other's clusters, namespaces or services.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import boto3
+import pytest
+from aws_environment import MotoEnvironment
+
+from hokusai_platform.doctor.expectations import Expectations, ServiceExpectation
+
+_REGIONS = itertools.cycle(boto3.session.Session().get_available_regions("ecs"))
+
+
+@pytest.fixture
+def region(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    name = next(_REGIONS)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", name)
+    monkeypatch.setenv("AWS_REGION", name)
+    return name
+
+
+@pytest.fixture
+def expectations() -> Expectations:
+    return Expectations(
+        environment="development",
+        namespace="hokusai-development.local",
+        cluster="hokusai-development",
+        registry_host="registry.hokus.ai",
+        services=(
+            ServiceExpectation(
+                "api", "hokusai-api-development", 8001, target_group="hokusai-api-development"
+            ),
+            ServiceExpectation("mlflow", "hokusai-mlflow-development", 5000),
+        ),
+    )
+
+
+@pytest.fixture
+def moto_environment(expectations: Expectations, region: str) -> MotoEnvironment:
+    return MotoEnvironment(expectations, region).create()

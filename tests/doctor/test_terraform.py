@@ -1,0 +1,118 @@
+"""The Terraform layer: real `terraform` against moto_server, drift made with boto3."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+
+from hokusai_platform.checks import CheckResult
+from hokusai_platform.doctor.catalog import diagnose
+from hokusai_platform.doctor.expectations import Expectations
+from hokusai_platform.doctor.session import open_context
+
+PARAMETER = "/hokusai/doctor-test/redis/endpoint"
+
+
+def configuration(moto_url: str, region: str) -> str:
+    return f"""
+provider "aws" {{
+  region                      = "{region}"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  endpoints {{
+    ssm = "{moto_url}"
+  }}
+}}
+
+resource "aws_ssm_parameter" "redis_endpoint" {{
+  name  = "{PARAMETER}"
+  type  = "String"
+  value = "redis.internal:6379"
+  # Declared tags: with none, the provider reads back `tags = {{}}` and reports that as drift.
+  tags = {{ managed-by = "terraform" }}
+}}
+"""
+
+
+@pytest.fixture
+def terraform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    cli_config = tmp_path / "terraform.rc"
+    cli_config.write_text(
+        'provider_installation {\n  filesystem_mirror {\n    path = "/opt/tf-plugins"\n  }\n}\n'
+    )
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(cli_config))
+    monkeypatch.setenv("CHECKPOINT_DISABLE", "1")
+    return dict(os.environ)
+
+
+def terraform(directory: Path, *args: str) -> None:
+    subprocess.run(
+        ["terraform", f"-chdir={directory}", *args, "-input=false", "-no-color"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def run_terraform_layer(expectations: Expectations, directory: Path) -> CheckResult:
+    async def go() -> list[CheckResult]:
+        async with open_context(expectations, with_aws=False, terraform_dir=directory) as context:
+            return await diagnose(context, {"terraform"})
+
+    [result] = asyncio.run(go())
+    return result
+
+
+def test_drift_made_outside_terraform_fails_naming_the_resource(
+    expectations: Expectations,
+    region: str,
+    moto_url: str,
+    tmp_path: Path,
+    terraform_env: dict[str, str],
+) -> None:
+    directory = tmp_path / "development"
+    directory.mkdir()
+    (directory / "main.tf").write_text(configuration(moto_url, region))
+    terraform(directory, "init")
+    terraform(directory, "apply", "-auto-approve")
+
+    assert run_terraform_layer(expectations, directory).status == "ok"
+
+    boto3.client("ssm", region_name=region).put_parameter(
+        Name=PARAMETER, Value="10.0.1.88:6379", Type="String", Overwrite=True
+    )
+    drifted = run_terraform_layer(expectations, directory)
+
+    assert drifted.status == "fail"
+    assert "aws_ssm_parameter.redis_endpoint" in drifted.evidence
+    assert "terraform apply" in drifted.hint
+
+
+def test_an_uninitialised_root_is_skipped_with_the_reason(
+    expectations: Expectations, tmp_path: Path
+) -> None:
+    (tmp_path / "main.tf").write_text("")
+
+    result = run_terraform_layer(expectations, tmp_path)
+
+    assert result.status == "skipped"
+    assert "not initialised" in result.evidence
+
+
+def test_without_terraform_installed_the_layer_is_skipped(
+    expectations: Expectations, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    result = run_terraform_layer(expectations, tmp_path)
+
+    assert result.status == "skipped"
+    assert "terraform is not installed" in result.evidence
