@@ -125,6 +125,7 @@ def main() -> None:
     if shutil.which("make") is None:
         sys.exit("bench: make is not installed (apt-get install make)")
     results: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as workdir:
         clone = prepare_clone(Path(workdir))
         for _ in range(runs):
@@ -145,7 +146,8 @@ def main() -> None:
             f"| {median('mlflow')} | {median('redis')} | {median('api')} |"
         )
     command = f"python bench/stack_startup.py --runs {runs}"
-    print(f"\n`{command}`, {time.strftime('%Y-%m-%d')}, {machine()}")
+    load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    print(f"\n`{command}`, {time.strftime('%Y-%m-%d')}, {machine()}; {load}")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,13 @@ import signal
 import stat
 import subprocess
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import mlflow
 import pytest
 from conftest import Up, assert_nothing_left
-from processes import executable
+from processes import MLFLOW_START_TIMEOUT, executable
 
 
 def _log_run(client: mlflow.MlflowClient) -> str:
@@ -74,3 +75,27 @@ def test_up_serves_mlflow_through_the_gateway_and_keeps_data_across_restarts(
     assert second.stop(signal.SIGINT) == 0
     assert_nothing_left(second, groups)
     assert "stopped; data kept in" in second.text
+
+
+def test_a_service_that_cannot_start_stops_the_stack_and_says_why(
+    start_up: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOKUSAI_UPSTREAM_CONNECT_TIMEOUT", "soon")  # the gateway refuses it
+    up: Up = start_up()
+    assert up.process.wait(MLFLOW_START_TIMEOUT + 30) == 1
+    assert "registry API did not start: process exited with code 2" in up.text
+    assert "HOKUSAI_UPSTREAM_CONNECT_TIMEOUT: 'soon' is not a number" in up.text  # its log tail
+    assert _processes_mentioning(str(up.data_dir)) == []
+    assert not (up.data_dir / "stack.json").exists()
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for process in Path("/proc").iterdir():
+        try:
+            command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if process.name.isdigit() and text in command:
+            found.append(f"{process.name}: {command}")
+    return found

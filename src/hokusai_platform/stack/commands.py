@@ -61,6 +61,7 @@ def up(data_dir: Path, **ports: int) -> None:
     `hokusai status` shows the stack from another terminal; `hokusai down` stops it.
     """
     from hokusai_platform.stack import up as stack_up
+    from hokusai_platform.stack.local_key import LocalKeyError
 
     port_options = {port: f"--{name.removesuffix('_port')}-port" for name, port in ports.items()}
     if len(port_options) < len(ports):
@@ -78,7 +79,7 @@ def up(data_dir: Path, **ports: int) -> None:
     except PortInUse as exc:
         option = port_options[exc.port]
         raise click.ClickException(f"{exc}; choose another port with {option}") from None
-    except StartFailed as exc:
+    except (StartFailed, LocalKeyError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

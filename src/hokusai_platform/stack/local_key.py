@@ -10,6 +10,10 @@ import getpass
 import os
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from hokusai_platform.keys.database import DatabaseURLError
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyStore
 from hokusai_platform.ratelimit import Rate
@@ -18,7 +22,20 @@ from hokusai_platform.ratelimit import Rate
 LOCAL_RATE = Rate(limit=100, period_seconds=1)
 
 
+class LocalKeyError(Exception):
+    pass
+
+
 def ensure_local_key(key_file: Path, database_url: str) -> str:
+    try:
+        return _ensure(key_file, database_url)
+    except (SQLAlchemyError, DatabaseURLError) as exc:
+        first_line = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        safe_url = make_url(database_url).render_as_string(hide_password=True)
+        raise LocalKeyError(f"keys database {safe_url}: {first_line}") from None
+
+
+def _ensure(key_file: Path, database_url: str) -> str:
     store = KeyStore.open(database_url)
     try:
         kept = read_key(key_file)

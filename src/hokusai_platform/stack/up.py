@@ -9,7 +9,6 @@ its process is signalled. SIGINT and SIGTERM both stop the stack; `hokusai down`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -138,19 +137,15 @@ class Stack:
     async def start(self) -> None:
         await self.discovery.start()
         self.console.say(f"  discovery DNS on {LOOPBACK}:{self.config.ports.dns} … ready")
-        self.token = await asyncio.to_thread(
-            ensure_local_key, self.config.key_file, self.database_url
+        mlflow, *others = self.specs
+        # The key is made (keys database migrated) while MLflow, the slow one, starts.
+        making_key = asyncio.create_task(
+            asyncio.to_thread(ensure_local_key, self.config.key_file, self.database_url)
         )
-        for spec in self.specs:
-            supervisor = Supervisor(
-                spec,
-                dns_name=self.config.dns_name(spec.name),
-                registry=self.registry,
-                on_change=self.save_state,
-                report=self.console.event,
-            )
-            self.supervisors.append(supervisor)
-            await self._start_one(supervisor, spec)
+        await self._start_one(mlflow)
+        self.token = await making_key
+        for spec in others:
+            await self._start_one(spec)
         await self._check_end_to_end()
 
     async def _check_end_to_end(self) -> None:
@@ -173,7 +168,15 @@ class Stack:
         """The gateway's keys database: `HOKUSAI_DATABASE_URL`, else SQLite in the data dir."""
         return database_url({**os.environ, "HOKUSAI_DATA_DIR": str(self.config.data_dir)})
 
-    async def _start_one(self, supervisor: Supervisor, spec: ServiceSpec) -> None:
+    async def _start_one(self, spec: ServiceSpec) -> None:
+        supervisor = Supervisor(
+            spec,
+            dns_name=self.config.dns_name(spec.name),
+            registry=self.registry,
+            on_change=self.save_state,
+            report=self.console.event,
+        )
+        self.supervisors.append(supervisor)
         label = f"{spec.title} on {spec.address}"
         began = time.monotonic()
         await supervisor.start(progress=lambda elapsed: self.console.progress(label, elapsed))
@@ -207,8 +210,8 @@ async def _serve(stack: Stack) -> None:
     finally:
         starting.cancel()
         stopping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await starting
+        # Whatever ended the start (a failure, a signal), every started service is stopped.
+        await asyncio.gather(starting, stopping, return_exceptions=True)
         console.say("")
         console.event("stopping the stack…")
         await stack.stop()
@@ -216,7 +219,10 @@ async def _serve(stack: Stack) -> None:
 
 
 def run(config: StackConfig, stream: TextIO = sys.stdout) -> None:
-    """Run the stack until SIGINT/SIGTERM. Raises `AlreadyRunning`, `PortInUse`, `StartFailed`."""
+    """Run the stack until SIGINT/SIGTERM.
+
+    Raises `AlreadyRunning`, `PortInUse`, `StartFailed` or `LocalKeyError`.
+    """
     for directory in (config.data_dir, config.logs_dir, config.mlflow_dir, config.redis_dir):
         directory.mkdir(parents=True, exist_ok=True)
     lock = StackLock(config.lock_file)
