@@ -129,10 +129,11 @@ def mlflow_server(data_dir: Path, port: int) -> Server:
 
 
 def gateway_server(log: Path, port: int, env: Mapping[str, str]) -> Server:
+    """A gateway; without keys unless `env` sets HOKUSAI_AUTH=required (see tests/security)."""
     return Server(
         argv=[executable("hokusai"), "serve", "--port", str(port)],
         log=log,
-        env={"HOKUSAI_WORKERS": "1", **env},
+        env={"HOKUSAI_WORKERS": "1", "HOKUSAI_AUTH": "off", **env},
     )
 
 

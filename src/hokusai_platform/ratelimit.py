@@ -150,6 +150,19 @@ class RateLimiter:
             retry_after_seconds=math.ceil(int(wait_us) / 1_000_000),
         )
 
+    async def probe(self) -> RedisState:
+        """Ask Redis now (unless the breaker is open), so /health is right between requests."""
+        now = time.monotonic()
+        if self._redis is None or now < self._retry_at:
+            return self.state
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            self._trip(now, exc)
+        else:
+            self.last_error = None
+        return self.state
+
     def _trip(self, now: float, exc: BaseException) -> None:
         # Opening the breaker before the next attempt lets exactly one request probe Redis.
         self._retry_at = now + self._breaker_seconds

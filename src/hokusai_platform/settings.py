@@ -212,7 +212,8 @@ class Settings:
     max_header_bytes: int = 8190
     max_json_body_bytes: int = 16 * 1024 * 1024
     max_artifact_bytes: int = 10 * 1024**3
-    client_timeout: float = 60.0
+    client_timeout: float = 75.0
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -256,4 +257,10 @@ class Settings:
             max_json_body_bytes=_bytes(env, "HOKUSAI_MAX_JSON_BODY_BYTES", cls.max_json_body_bytes),
             max_artifact_bytes=_bytes(env, "HOKUSAI_MAX_ARTIFACT_BYTES", cls.max_artifact_bytes),
             client_timeout=_number(env, "HOKUSAI_CLIENT_TIMEOUT", cls.client_timeout, minimum=1),
+            allowed_hosts=tuple(
+                filter(
+                    None,
+                    (h.strip().lower() for h in env.get("HOKUSAI_ALLOWED_HOSTS", "").split(",")),
+                )
+            ),
         )

@@ -20,6 +20,7 @@ from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.health import MlflowHealth
 from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
+from hokusai_platform.gateway.security import Guard
 from hokusai_platform.gateway.upstream import UpstreamClient
 from hokusai_platform.settings import Settings
 
@@ -59,6 +60,7 @@ class Gateway:
         self.health = MlflowHealth(
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
         )
+        self.guard = Guard(settings)
         self._log_requests = settings.access_log
         self._routes: dict[str, Handler] = {
             "/": self.index,
@@ -67,9 +69,12 @@ class Gateway:
             "/health/ready": self.ready,
             "/metrics": self.metrics_text,
         }
+        if settings.metrics_port is not None:
+            del self._routes["/metrics"]  # served on its own listener only
 
     async def close(self) -> None:
         await self.client.close()
+        await self.guard.close()
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         """Request id, JSON errors for everything, and one access-log line."""
@@ -105,7 +110,7 @@ class Gateway:
     async def _dispatch(self, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
         raw_path = request.raw_path
         if raw_path.startswith(PREFIX):
-            return await self.proxy.handle(request, request_id)
+            return await self.guard.handle(request, request_id, self.proxy.handle)
         if not raw_path.startswith("/"):
             return errors.json_error(
                 400, errors.BAD_REQUEST, "absolute-form request targets are not accepted"
@@ -141,12 +146,15 @@ class Gateway:
 
     async def health_report(self, request: web.BaseRequest) -> web.Response:
         mlflow = await self.health.check()
+        redis = await self.guard.redis_health()
         report: dict[str, object] = {
             "status": mlflow.status,
             "service": SERVICE_NAME,
             "version": __version__,
-            "dependencies": {"mlflow": mlflow.to_json()},
+            "dependencies": {"mlflow": mlflow.to_json(), "redis": redis},
         }
+        if mlflow.status == "healthy" and redis["status"] == "unhealthy":
+            report["status"] = "degraded"  # requests still pass, without rate limits
         if mlflow.status == "unhealthy":
             report["error_code"] = "TEMPORARILY_UNAVAILABLE"
             report["message"] = f"MLflow cannot be reached: {mlflow.last_error}"

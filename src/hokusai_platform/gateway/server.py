@@ -16,7 +16,8 @@ import socket
 
 from aiohttp import web
 
-from hokusai_platform.gateway.app import create_app
+from hokusai_platform.gateway import protocol, security
+from hokusai_platform.gateway.app import create_app, metrics_only
 from hokusai_platform.settings import Settings
 
 log = logging.getLogger("hokusai.server")
@@ -51,9 +52,16 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 
 async def _run_worker(settings: Settings, sock: socket.socket) -> None:
     gateway = create_app(settings)
-    runner = web.ServerRunner(web.Server(gateway, access_log=None), handle_signals=False)
+    runner = web.ServerRunner(protocol.server(gateway, settings), handle_signals=False)
     await runner.setup()
     await web.SockSite(runner, sock, shutdown_timeout=10).start()
+    if settings.metrics_port is not None:
+        # Every worker listens (SO_REUSEPORT); any of them answers with all workers' metrics.
+        metrics_runner = web.ServerRunner(protocol.server(metrics_only, settings))
+        await metrics_runner.setup()
+        await web.TCPSite(
+            metrics_runner, settings.host, settings.metrics_port, reuse_port=True
+        ).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -61,6 +69,8 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
     await stop.wait()
     await runner.cleanup()
     await gateway.close()
+    if settings.metrics_port is not None:
+        await metrics_runner.cleanup()
 
 
 def _worker_main(settings: Settings, sock: socket.socket) -> None:
@@ -70,6 +80,7 @@ def _worker_main(settings: Settings, sock: socket.socket) -> None:
 
 def serve(settings: Settings) -> None:
     sock = bind(settings.host, settings.port)
+    security.prepare(settings)
     log.info(
         "listening",
         extra={

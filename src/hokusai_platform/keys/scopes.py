@@ -314,3 +314,15 @@ class RouteTable:
 
 
 ROUTES = RouteTable(API_ROUTES, ROOT_ROUTES)
+
+
+def route_family(path: str) -> str:
+    """The family a path belongs to, for the audit log: `api/2.0`, `mlflow-artifacts`, …"""
+    for family in API_FAMILIES:
+        if path.startswith(family):
+            kind = "mlflow-artifacts" if path[len(family) :].startswith("mlflow-artifacts/") else ""
+            return kind or family.strip("/")
+    head = path.strip("/").split("/", 1)[0]
+    if path.startswith("/model-versions/get-artifact"):
+        return "model-versions/get-artifact"
+    return head if head in ("get-artifact", "graphql", "health", "version") else "ui"

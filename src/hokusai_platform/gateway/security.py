@@ -1,0 +1,217 @@
+"""The security boundary in front of the MLflow proxy.
+
+In order, for every request under /api/mlflow: no key in the URL; a `Host` we serve (when
+`HOKUSAI_ALLOWED_HOSTS` lists them); a valid key (unless the route is public: MLflow's
+`version` and `health`); a scope that covers the route; the key's rate limit; a body within
+its size limit. Only then is the request forwarded. Every request made with a valid key
+leaves one audit line.
+
+Why a request was refused is logged with its request id; the caller learns only the status.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import Counter
+
+from hokusai_platform import ratelimit
+from hokusai_platform.audit import AuditLog
+from hokusai_platform.gateway import errors
+from hokusai_platform.keys import database
+from hokusai_platform.keys.auth import (
+    Authenticator,
+    KeyInURL,
+    Unauthenticated,
+    presented_key,
+    reject_key_in_query,
+)
+from hokusai_platform.keys.scopes import ROUTES, route_family
+from hokusai_platform.keys.store import KeyInfo, KeyStore
+from hokusai_platform.ratelimit import Decision, RateLimiter
+from hokusai_platform.settings import Settings
+
+log = logging.getLogger("hokusai.security")
+
+MOUNT = "/api/mlflow"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+PERMISSION_DENIED = "PERMISSION_DENIED"
+REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
+MISDIRECTED_REQUEST = "MISDIRECTED_REQUEST"
+CHALLENGE = 'Bearer realm="hokusai", Basic realm="hokusai"'
+_ARTIFACT_UPLOAD_MARKERS = ("/mlflow-artifacts/", "/upload-artifact")
+
+REFUSED = Counter("hokusai_requests_refused_total", "Requests refused at the boundary", ["reason"])
+
+Forward = Callable[[web.BaseRequest, str], Awaitable[web.StreamResponse]]
+
+
+def prepare(settings: Settings) -> None:
+    """Once per server, before workers start: bring the keys database schema up to date."""
+    if settings.auth_required:
+        engine = database.create(settings.database_url)
+        database.migrate(engine)
+        engine.dispose()
+
+
+def _host_name(host: str) -> str:
+    """`Host` without its port, lower-cased (`[::1]:8001` → `[::1]`)."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or "]:" in host else host
+    return name.lower()
+
+
+class Guard:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._allowed_hosts = frozenset(settings.allowed_hosts)
+        self._authenticator = (
+            Authenticator(
+                KeyStore(database.create(settings.database_url)),
+                cache_seconds=settings.key_cache_seconds,
+            )
+            if settings.auth_required
+            else None
+        )
+        self.limiter: RateLimiter = ratelimit.connect(
+            settings.redis_url, timeout=settings.redis_timeout
+        )
+        self._audit = AuditLog(settings.audit_log)
+
+    async def redis_health(self) -> dict[str, object]:
+        state = await self.limiter.probe()
+        return {
+            "status": {"ok": "healthy", "down": "unhealthy", "disabled": "disabled"}[state],
+            "rate_limits": "enforced" if state == "ok" else "not enforced",
+            "last_error": self.limiter.last_error,
+        }
+
+    async def close(self) -> None:
+        await self.limiter.close()
+        if self._authenticator is not None:
+            self._authenticator.close()
+        self._audit.close()
+
+    async def handle(
+        self, request: web.BaseRequest, request_id: str, forward: Forward
+    ) -> web.StreamResponse:
+        try:
+            reject_key_in_query(request.query_string)
+        except KeyInURL as exc:
+            return self._refuse(request_id, "key_in_url", 400, errors.BAD_REQUEST, str(exc))
+        if self._allowed_hosts and _host_name(request.host) not in self._allowed_hosts:
+            return self._refuse(
+                request_id, "host", 421, MISDIRECTED_REQUEST, "this server does not serve that Host"
+            )
+        mlflow_path = request.path[len(MOUNT) :]
+        required = ROUTES.required(request.method, mlflow_path)
+        if required is None or self._authenticator is None:
+            return await self._forward_within_limits(request, request_id, mlflow_path, forward)
+        started = time.perf_counter()
+        try:
+            key = await self._authenticator.authenticate(
+                presented_key(request.headers, request.headers.getall("Authorization", []))
+            )
+        except Unauthenticated as exc:
+            refusal = self._refuse(
+                request_id,
+                "unauthenticated",
+                401,
+                UNAUTHENTICATED,
+                "a valid API key is required (Authorization: Bearer <key>)",
+                detail=str(exc),
+            )
+            refusal.headers["WWW-Authenticate"] = CHALLENGE
+            return refusal
+        decision: Decision | None = None
+        response: web.StreamResponse
+        if not key.scope.allows(required):
+            response = self._refuse(
+                request_id,
+                "scope",
+                403,
+                PERMISSION_DENIED,
+                f"key {key.id} has scope {key.scope.value}; "
+                f"{request.method} {mlflow_path} needs {required.value}",
+            )
+        else:
+            decision = await self.limiter.check(key.id, key.rate)
+            if decision is not None and not decision.allowed:
+                response = self._refuse(
+                    request_id,
+                    "rate_limit",
+                    429,
+                    REQUEST_LIMIT_EXCEEDED,
+                    f"key {key.id} is limited to {key.rate}; retry in "
+                    f"{decision.retry_after_seconds} s",
+                )
+            else:
+                response = await self._forward_within_limits(
+                    request, request_id, mlflow_path, forward
+                )
+        if decision is not None and not response.prepared:
+            response.headers.update(decision.headers())
+        self._record(request, request_id, key, mlflow_path, response, started)
+        return response
+
+    async def _forward_within_limits(
+        self, request: web.BaseRequest, request_id: str, mlflow_path: str, forward: Forward
+    ) -> web.StreamResponse:
+        length = request.content_length
+        if length is not None:
+            is_artifact = any(marker in mlflow_path for marker in _ARTIFACT_UPLOAD_MARKERS)
+            limit = (
+                self._settings.max_artifact_bytes
+                if is_artifact
+                else self._settings.max_json_body_bytes
+            )
+            if length > limit:
+                kind = "artifact upload" if is_artifact else "request body"
+                return self._refuse(
+                    request_id,
+                    "too_large",
+                    413,
+                    errors.REQUEST_TOO_LARGE,
+                    f"{kind} of {length} bytes exceeds the limit of {limit} bytes",
+                )
+        return await forward(request, request_id)
+
+    def _refuse(
+        self,
+        request_id: str,
+        reason: str,
+        status: int,
+        error_code: str,
+        message: str,
+        *,
+        detail: str | None = None,
+    ) -> web.Response:
+        REFUSED.labels(reason).inc()
+        log.warning(
+            "refused",
+            extra={"request_id": request_id, "status": status, "reason": detail or message},
+        )
+        return errors.json_error(status, error_code, message)
+
+    def _record(
+        self,
+        request: web.BaseRequest,
+        request_id: str,
+        key: KeyInfo,
+        mlflow_path: str,
+        response: web.StreamResponse,
+        started: float,
+    ) -> None:
+        self._audit.record(
+            request_id=request_id,
+            key_id=key.id,
+            scope=key.scope.value,
+            method=request.method,
+            route_family=route_family(mlflow_path),
+            status=response.status,
+            bytes_in=request.content_length or 0,
+            bytes_out=response.body_length if response.prepared else response.content_length or 0,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
