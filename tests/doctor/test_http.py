@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from processes import free_port, start_gateway
@@ -61,11 +61,40 @@ def test_a_url_that_is_not_the_registry_fails(expectations: Expectations, moto_u
     assert "not a JSON health report" in results["http.health"].evidence
 
 
-def test_nothing_listening_fails_without_a_crash(
-    expectations: Expectations, tmp_path: Path
-) -> None:
+def test_nothing_listening_fails_without_a_crash(expectations: Expectations) -> None:
     results = run_http(expectations, f"http://127.0.0.1:{free_port()}")
 
     assert results["http.health"].status == "fail"
     assert "no answer" in results["http.health"].evidence
     assert results["http.mlflow-version"].status == "fail"
+
+
+@pytest.fixture(scope="module")
+def gateway_on_fallback(mlflow_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The outage with the workaround pinned: discovery has no answer, the fallback serves."""
+    log = tmp_path_factory.mktemp("doctor-gateway-fallback") / "gateway.log"
+    server, url = start_gateway(
+        log,
+        {
+            "MLFLOW_SERVER_URL": "http://mlflow.hokusai-development.local:5000",
+            "HOKUSAI_DNS_SERVERS": f"127.0.0.1:{free_port()}",  # no DNS server answers there
+            "HOKUSAI_DISCOVERY_TIMEOUT": "0.5",
+            "HOKUSAI_HEALTH_CACHE_SECONDS": "0",
+            "MLFLOW_FALLBACK_URLS": mlflow_url,
+        },
+    )
+    yield url
+    server.stop()
+
+
+def test_a_pinned_fallback_in_use_warns_with_its_age(
+    expectations: Expectations, gateway_on_fallback: str, mlflow_url: str
+) -> None:
+    results = run_http(expectations, gateway_on_fallback)
+
+    health = results["http.health"]
+    assert health.status == "warn"
+    assert "fallback active" in health.evidence
+    assert f"pinned fallback in use: {mlflow_url.removeprefix('http://')}" in health.evidence
+    assert re.search(r"\(for \d+ s\)", health.evidence)
+    assert results["http.mlflow-version"].status == "ok"

@@ -12,6 +12,7 @@ from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor import cloudmap
 from hokusai_platform.doctor.aws_api import ApiError, error_code
 from hokusai_platform.doctor.context import Context
+from hokusai_platform.doctor.humanize import duration
 
 APPLY_HINT = cloudmap.APPLY_HINT
 # A rolling deployment that has not finished after this long will not finish on its own.
@@ -219,13 +220,3 @@ async def service_registries(context: Context) -> list[CheckResult]:
                 )
             )
     return results
-
-
-def duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 import aiohttp
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.context import Context
+from hokusai_platform.doctor.humanize import duration
 
 # Enough of a body to quote it as evidence; the gateway's /health report is a few KiB at most.
 MAX_BODY = 64 * 1024
@@ -29,7 +32,7 @@ def _unreachable(check_id: str, url: str, exc: aiohttp.ClientError) -> CheckResu
 
 
 async def health(context: Context) -> list[CheckResult]:
-    """`/health`: healthy is ok; degraded (a fallback or stale answers in use) warns."""
+    """`/health`: healthy is ok; degraded (fallback, stale answers, no Redis) warns."""
     assert context.url is not None
     url = f"{context.url}/health"
     try:
@@ -50,20 +53,20 @@ async def health(context: Context) -> list[CheckResult]:
             )
         ]
     state = str(report.get("status", "missing"))
-    reasons = _degraded_reasons(report)
+    mlflow = _dependency(report, "mlflow")
     if status == 200 and state == "healthy":
-        return [CheckResult.ok("http.health", url, f"healthy{_mlflow_summary(report)}")]
+        return [CheckResult.ok("http.health", url, f"healthy, {_mlflow_summary(mlflow)}")]
     if status == 200 and state == "degraded":
         return [
             CheckResult.warn(
                 "http.health",
                 url,
-                "degraded: " + ("; ".join(reasons) or "no reason given"),
-                hint="traffic flows through a fallback route: restore service discovery "
-                "(dns and aws layers say which part is missing)",
+                "degraded: " + "; ".join(_degraded_reasons(report)),
+                hint="traffic flows, but not the way it should: restore service discovery "
+                "(the dns and aws layers name what is missing), then unpin any fallback",
             )
         ]
-    message = str(report.get("message") or "; ".join(reasons) or f"status {state}")
+    message = report.get("message") or f"status {state}"
     return [
         CheckResult.fail(
             "http.health",
@@ -74,36 +77,47 @@ async def health(context: Context) -> list[CheckResult]:
     ]
 
 
-def _mlflow_summary(report: dict[str, object]) -> str:
+def _dependency(report: dict[str, Any], name: str) -> dict[str, Any]:
     dependencies = report.get("dependencies")
-    mlflow = dependencies.get("mlflow") if isinstance(dependencies, dict) else None
-    if not isinstance(mlflow, dict):
-        return ""
-    parts = [f"MLflow {mlflow['version']}" if mlflow.get("version") else "MLflow"]
-    if mlflow.get("endpoint"):
-        parts.append(f"at {mlflow['endpoint']}")
+    found = dependencies.get(name) if isinstance(dependencies, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _mlflow_summary(mlflow: dict[str, Any]) -> str:
+    summary = f"MLflow {mlflow.get('version') or '(version unknown)'}"
+    endpoints = mlflow.get("discovery", {}).get("endpoints", [])
+    in_use = [e for e in endpoints if isinstance(e, dict) and e.get("in_use")]
+    if in_use:
+        routes = ", ".join(f"{e.get('address')} ({e.get('source')})" for e in in_use)
+        summary += f" via {routes}"
+    elif mlflow.get("endpoint"):
+        summary += f" at {mlflow['endpoint']}"
     if mlflow.get("latency_ms") is not None:
-        parts.append(f"in {mlflow['latency_ms']} ms")
-    return ", " + " ".join(parts)
+        summary += f" in {mlflow['latency_ms']} ms"
+    return summary
 
 
-def _degraded_reasons(report: dict[str, object]) -> list[str]:
-    """Every reason the report gives, wherever the gateway put it (top level or per dependency)."""
-    reasons: list[str] = []
-    sources: list[object] = [report]
-    dependencies = report.get("dependencies")
-    if isinstance(dependencies, dict):
-        sources.extend(dependencies.values())
-    for source in sources:
-        if not isinstance(source, dict):
-            continue
-        for key in ("reason", "reasons", "degraded_reason"):
-            value = source.get(key)
-            if isinstance(value, str) and value:
-                reasons.append(value)
-            elif isinstance(value, list):
-                reasons.extend(str(item) for item in value if item)
-    return reasons
+def _degraded_reasons(report: dict[str, Any]) -> list[str]:
+    """Why the gateway says degraded, with since when: discovery's reason, Redis."""
+    reasons = []
+    if report.get("reason"):
+        reason = str(report["reason"])
+        if isinstance(report.get("since"), int | float):
+            reason += f" (for {duration(time.time() - report['since'])})"
+        reasons.append(reason)
+    discovery = _dependency(report, "mlflow").get("discovery", {})
+    if discovery.get("fallback_active"):
+        fallbacks = [
+            str(e.get("address"))
+            for e in discovery.get("endpoints", [])
+            if isinstance(e, dict) and e.get("source") == "fallback" and e.get("in_use")
+        ]
+        if fallbacks:
+            reasons.append(f"pinned fallback in use: {', '.join(fallbacks)}")
+    redis = _dependency(report, "redis")
+    if redis.get("status") == "unhealthy":
+        reasons.append(f"Redis unhealthy ({redis.get('last_error')}): rate limits not enforced")
+    return reasons or ["no reason given"]
 
 
 async def mlflow_version(context: Context) -> list[CheckResult]:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor import ecs
 from hokusai_platform.doctor.context import Context
+from hokusai_platform.doctor.humanize import duration
 
 # Variables holding where a service finds another one (the recommendations' Phase 3).
 ENDPOINT_SUFFIXES = ("_URL", "_URI", "_HOST", "_ENDPOINT")
@@ -91,7 +92,7 @@ def _pin_warning(context: Context, service: str, value: str, now: datetime) -> C
         if pin is None:
             described.append(f"{url} (no pin record: age and reason unknown)")
         else:
-            age = ecs.duration((now - pin.since).total_seconds())
+            age = duration((now - pin.since).total_seconds())
             described.append(f"{url} pinned {age} ago ({pin.since:%Y-%m-%d}): {pin.reason}")
     return CheckResult.warn(
         "aws.taskdef.endpoints",
