@@ -17,6 +17,7 @@ from aiohttp import web
 
 from hokusai_platform import __version__, metrics
 from hokusai_platform.gateway import errors
+from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.health import MlflowHealth
 from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
@@ -25,7 +26,6 @@ from hokusai_platform.gateway.upstream import UpstreamClient
 from hokusai_platform.settings import Settings
 
 SERVICE_NAME = "hokusai-registry-api"
-access_log = logging.getLogger("hokusai.access")
 log = logging.getLogger("hokusai.gateway")
 
 _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -61,7 +61,7 @@ class Gateway:
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
         )
         self.guard = Guard(settings)
-        self._log_requests = settings.access_log
+        self._access_log = AccessLog() if settings.access_log else None
         self._routes: dict[str, Handler] = {
             "/": self.index,
             "/health": self.health_report,
@@ -89,10 +89,9 @@ class Gateway:
             response = errors.json_error(500, errors.INTERNAL_ERROR, "internal error")
         if not response.prepared:
             response.headers["X-Request-ID"] = request_id
-        if self._log_requests:
-            access_log.info(
-                "request",
-                extra={
+        if self._access_log is not None:
+            self._access_log.write(
+                {
                     "request_id": request_id,
                     "method": request.method,
                     "path": request.path,
@@ -103,7 +102,7 @@ class Gateway:
                     else response.content_length or 0,
                     "upstream": request.get("upstream"),
                     "ms": round((time.perf_counter() - started) * 1000, 2),
-                },
+                }
             )
         return response
 

@@ -26,9 +26,14 @@ def upstream_target(raw_target: str) -> str:
     path, sep, query = raw_target[len(PREFIX) - 1 :].partition("?")
     if "#" in raw_target:
         raise PathRejected("request target must not carry a fragment")
-    decoded = unquote(path)
     # Decode twice: a double-encoded dot or slash (%252e) becomes dangerous after one more hop.
-    for candidate in (path, decoded, unquote(decoded)):
+    # A path without escapes is its own decoding and is checked once.
+    if "%" in path:
+        decoded = unquote(path)
+        candidates: tuple[str, ...] = (path, decoded, unquote(decoded))
+    else:
+        candidates = (path,)
+    for candidate in candidates:
         if not _FORBIDDEN_CHARACTERS.isdisjoint(candidate):
             raise PathRejected("path contains a forbidden character")
         segments = candidate.split("/")[1:]
