@@ -12,14 +12,6 @@ import os
 import shutil
 import tempfile
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    generate_latest,
-    multiprocess,
-)
-
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -42,6 +34,16 @@ def remove_multiprocess_dir(directory: str | None) -> None:
 
 def render() -> tuple[bytes, str]:
     """The exposition text and its content type."""
+    # Imported here, not at the top: prometheus_client picks its value class (per-process
+    # files or not) when first imported, which must be after prepare_multiprocess_dir().
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        REGISTRY,
+        CollectorRegistry,
+        generate_latest,
+        multiprocess,
+    )
+
     if os.environ.get(MULTIPROCESS_DIR):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

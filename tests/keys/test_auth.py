@@ -18,9 +18,9 @@ from hokusai_platform.keys.auth import (
     presented_key,
     reject_key_in_query,
 )
+from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyInfo, KeyStore
-from hokusai_platform.ratelimit import Rate
 
 KEY = tokens.new_secret()
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import inspect, text
 
 from hokusai_platform.keys import tokens
+from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyStore, UnknownKey
-from hokusai_platform.ratelimit import Rate
 
 RATE = Rate(600, 60)
 

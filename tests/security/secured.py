@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.store import KeyStore
-from hokusai_platform.ratelimit import Rate
 
 GENEROUS = Rate(100_000, 60)
 
@@ -31,3 +33,16 @@ def secured_env(keys: Keys, redis_url: str, **extra: str) -> dict[str, str]:
         "REDIS_URL": redis_url,
         **extra,
     }
+
+
+def request(
+    base: str, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        answer = connection.getresponse()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+    finally:
+        connection.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import socket
 import time
@@ -13,25 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from gateway.echo_upstream import EchoUpstream
-from secured import GENEROUS, Keys
+from secured import GENEROUS, Keys, request
 
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.scopes import Scope
 
 SEARCH = "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1"
-
-
-def request(
-    base: str, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
-) -> tuple[int, dict[str, str], bytes]:
-    parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        connection.request(method, path, body=body or None, headers=headers or {})
-        answer = connection.getresponse()
-        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
-    finally:
-        connection.close()
 
 
 def raw(base: str, payload: bytes) -> tuple[int, bytes]:

@@ -12,7 +12,8 @@ from processes import free_port, start_redis
 from prometheus_client import REGISTRY
 
 from hokusai_platform import ratelimit
-from hokusai_platform.ratelimit import Decision, Rate, RateLimiter, parse_rate
+from hokusai_platform.keys.rates import Rate, parse_rate
+from hokusai_platform.ratelimit import Decision, RateLimiter
 
 
 def _fail_open_count() -> float:

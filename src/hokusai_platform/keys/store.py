@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hokusai_platform.keys import database, tokens
 from hokusai_platform.keys.models import ApiKey
+from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.ratelimit import Rate
 
 
 class UnknownKey(LookupError):

@@ -14,9 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from hokusai_platform.keys.database import DatabaseURLError
+from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyStore
-from hokusai_platform.ratelimit import Rate
 
 # Generous: the MLflow client logs metrics one request at a time.
 LOCAL_RATE = Rate(limit=100, period_seconds=1)
