@@ -12,8 +12,10 @@ import boto3
 import pytest
 from aws_environment import MotoEnvironment
 
-from hokusai_platform.doctor.expectations import Expectations, ServiceExpectation
+from hokusai_platform.doctor import terraform_expectations
+from hokusai_platform.doctor.expectations import Expectations
 
+DEVELOPMENT = terraform_expectations.find_root() / "environments" / "development"
 _REGIONS = itertools.cycle(boto3.session.Session().get_available_regions("ecs"))
 
 
@@ -27,18 +29,8 @@ def region(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def expectations() -> Expectations:
-    return Expectations(
-        environment="development",
-        namespace="hokusai-development.local",
-        cluster="hokusai-development",
-        registry_host="registry.hokus.ai",
-        services=(
-            ServiceExpectation(
-                "api", "hokusai-api-development", 8001, target_group="hokusai-api-development"
-            ),
-            ServiceExpectation("mlflow", "hokusai-mlflow-development", 5000),
-        ),
-    )
+    """What `development` declares, read from its Terraform root as `hokusai doctor` reads it."""
+    return terraform_expectations.load(DEVELOPMENT)
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from hokusai_platform.doctor import (
     terraform,
 )
 from hokusai_platform.doctor.context import Context
-from hokusai_platform.doctor.runner import Check, run_checks
-
-LAYERS = ("http", "dns", "aws", "logs", "terraform")
+from hokusai_platform.doctor.runner import LAYERS, Check, run_checks
 
 CHECKS = (
     Check("http.health", http.health),

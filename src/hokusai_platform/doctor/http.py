@@ -11,9 +11,16 @@ import aiohttp
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.context import Context
 from hokusai_platform.doctor.humanize import duration
+from hokusai_platform.doctor.runner import Skip
 
 # Enough of a body to quote it as evidence; the gateway's /health report is a few KiB at most.
 MAX_BODY = 64 * 1024
+
+
+def _base_url(context: Context) -> str:
+    if context.url is None:
+        raise Skip("no registry URL: pass --url, or set registry_host in the environment")
+    return context.url.rstrip("/")
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
@@ -33,8 +40,7 @@ def _unreachable(check_id: str, url: str, exc: aiohttp.ClientError) -> CheckResu
 
 async def health(context: Context) -> list[CheckResult]:
     """`/health`: healthy is ok; degraded (fallback, stale answers, no Redis) warns."""
-    assert context.url is not None
-    url = f"{context.url}/health"
+    url = f"{_base_url(context)}/health"
     try:
         status, body = await _get(context.http, url)
     except aiohttp.ClientError as exc:
@@ -122,8 +128,7 @@ def _degraded_reasons(report: dict[str, Any]) -> list[str]:
 
 async def mlflow_version(context: Context) -> list[CheckResult]:
     """`/api/mlflow/version` answers through the gateway without a key, as on MLflow itself."""
-    assert context.url is not None
-    url = f"{context.url}/api/mlflow/version"
+    url = f"{_base_url(context)}/api/mlflow/version"
     try:
         status, body = await _get(context.http, url)
     except aiohttp.ClientError as exc:

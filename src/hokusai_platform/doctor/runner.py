@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from hokusai_platform.doctor.context import Context
 
 
+# In the order they are checked and shown: from what a client sees down to how it was built.
+LAYERS = ("http", "dns", "aws", "logs", "terraform")
+
+
 class Skip(Exception):
     """This check cannot run from here; the message says why."""
 

@@ -25,6 +25,12 @@ class Change:
             line += f": {self.after.evidence}"
         return line
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "before": self.before.to_json() if self.before else None,
+            "after": self.after.to_json() if self.after else None,
+        }
+
 
 def _key(result: CheckResult) -> Key:
     return (result.id, result.subject)
