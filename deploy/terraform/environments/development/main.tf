@@ -1,0 +1,60 @@
+# One root per environment; the roots are identical and differ only in terraform.tfvars and
+# backend.hcl (`terraform init -backend-config=backend.hcl`).
+
+terraform {
+  required_version = ">= 1.11.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+
+  backend "s3" {}
+}
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = {
+      managed-by  = "terraform"
+      environment = var.environment
+      stack       = "hokusai-platform"
+    }
+  }
+}
+
+module "platform" {
+  source = "../../modules/platform"
+
+  environment          = var.environment
+  region               = var.region
+  vpc_name             = var.vpc_name
+  registry_host        = var.registry_host
+  api_image            = var.api_image
+  mlflow_image         = var.mlflow_image
+  api_desired_count    = var.api_desired_count
+  mlflow_desired_count = var.mlflow_desired_count
+  redis_endpoint       = var.redis_endpoint
+  mlflow_fallback_urls = var.mlflow_pin == null ? [] : [var.mlflow_pin.url]
+
+  alb_deletion_protection = var.alb_deletion_protection
+}
+
+output "namespace" {
+  value = module.platform.namespace
+}
+
+output "cluster_name" {
+  value = module.platform.cluster_name
+}
+
+output "ecs_services" {
+  value = module.platform.ecs_services
+}
+
+output "registry_dns_name" {
+  value = module.platform.registry_dns_name
+}

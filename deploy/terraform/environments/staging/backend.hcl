@@ -1,0 +1,5 @@
+bucket       = "hokusai-terraform-state"
+key          = "hokusai-platform/staging.tfstate"
+region       = "us-east-1"
+encrypt      = true
+use_lockfile = true

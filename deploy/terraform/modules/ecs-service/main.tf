@@ -1,0 +1,77 @@
+# One ECS service and its task definition. Registration in Cloud Map is a required input:
+# the outage was a service recreated with `serviceRegistries: []`, which this module cannot express.
+
+locals {
+  family = "hokusai-${var.name}-${var.environment}"
+
+  container = {
+    name         = var.container_name
+    image        = var.image
+    essential    = true
+    portMappings = [{ containerPort = var.port, hostPort = var.port, protocol = "tcp" }]
+    environment  = [for name in sort(keys(var.environment_variables)) : { name = name, value = var.environment_variables[name] }]
+    secrets      = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = var.secrets[name] }]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = var.log_group_name
+        awslogs-region        = var.region
+        awslogs-stream-prefix = var.name
+      }
+    }
+    healthCheck = {
+      command     = var.health_check_command
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 30
+    }
+  }
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = local.family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  execution_role_arn       = var.execution_role_arn
+  task_role_arn            = var.task_role_arn
+  container_definitions    = jsonencode([merge(local.container, var.command == null ? {} : { command = var.command })])
+}
+
+resource "aws_ecs_service" "this" {
+  name            = local.family
+  cluster         = var.cluster_arn
+  task_definition = aws_ecs_task_definition.this.arn
+  desired_count   = var.desired_count
+  launch_type     = "FARGATE"
+  propagate_tags  = "SERVICE"
+
+  # Behind a load balancer a task must have time to start before the target group judges it.
+  health_check_grace_period_seconds = var.load_balancer == null ? null : var.health_check_grace_period_seconds
+
+  service_registries {
+    registry_arn = var.service_registry_arn
+  }
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = var.security_group_ids
+    assign_public_ip = false
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  dynamic "load_balancer" {
+    for_each = var.load_balancer == null ? [] : [var.load_balancer]
+    content {
+      target_group_arn = load_balancer.value.target_group_arn
+      container_name   = var.container_name
+      container_port   = var.port
+    }
+  }
+}

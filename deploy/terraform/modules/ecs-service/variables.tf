@@ -1,0 +1,114 @@
+variable "name" {
+  description = "Platform service name (api, mlflow): the Cloud Map name and part of the ECS name."
+  type        = string
+}
+
+variable "environment" {
+  type = string
+}
+
+variable "region" {
+  description = "Region of the log group."
+  type        = string
+}
+
+variable "cluster_arn" {
+  type = string
+}
+
+variable "service_registry_arn" {
+  description = "Cloud Map service the tasks register in. Required: no service runs undiscoverable."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:servicediscovery:", var.service_registry_arn))
+    error_message = "service_registry_arn must be a Cloud Map service ARN (arn:aws:servicediscovery:...)."
+  }
+}
+
+variable "container_name" {
+  type = string
+}
+
+variable "image" {
+  type = string
+}
+
+variable "command" {
+  description = "Overrides the image's command; null keeps it."
+  type        = list(string)
+  default     = null
+}
+
+variable "port" {
+  type = number
+}
+
+variable "cpu" {
+  type    = number
+  default = 512
+}
+
+variable "memory" {
+  type    = number
+  default = 1024
+}
+
+variable "desired_count" {
+  type    = number
+  default = 1
+}
+
+variable "environment_variables" {
+  description = "Plain environment of the container. Endpoints are discovery names, never IPs."
+  type        = map(string)
+  default     = {}
+}
+
+variable "secrets" {
+  description = "Environment variable name => SSM parameter name or ARN (the container's valueFrom)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "health_check_command" {
+  description = "Container health check, in the task definition's CMD form."
+  type        = list(string)
+}
+
+variable "log_group_name" {
+  type = string
+}
+
+variable "execution_role_arn" {
+  type = string
+}
+
+variable "task_role_arn" {
+  type    = string
+  default = null
+}
+
+variable "subnet_ids" {
+  description = "Private subnets (awsvpc networking, no public IP)."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  type = list(string)
+}
+
+variable "load_balancer" {
+  description = "Target group to attach the container port to; null for a service only reached by discovery."
+  type = object({
+    target_group_arn = string
+  })
+  default = null
+}
+
+variable "health_check_grace_period_seconds" {
+  description = "Used when a load balancer is attached."
+  type        = number
+  default     = 120
+}
