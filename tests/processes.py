@@ -106,14 +106,18 @@ class Server:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
-def mlflow_server(data_dir: Path, port: int) -> Server:
-    """A lean real MLflow tracking server: SQLite backend, proxied local artifact store."""
+def mlflow_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> Server:
+    """A lean real MLflow tracking server: SQLite backend, proxied local artifact store.
+
+    Servers on different loopback addresses (127.0.0.x) may share one `data_dir`: they are
+    then instances of one MLflow service.
+    """
     return Server(
         argv=[
             executable("mlflow"),
             "server",
             "--host",
-            "127.0.0.1",
+            host,
             "--port",
             str(port),
             "--workers",
@@ -140,10 +144,12 @@ def gateway_server(log: Path, port: int, env: Mapping[str, str]) -> Server:
 MLFLOW_START_TIMEOUT = 90
 
 
-def start_mlflow(data_dir: Path, port: int | None = None) -> tuple[Server, str]:
+def start_mlflow(
+    data_dir: Path, port: int | None = None, host: str = "127.0.0.1"
+) -> tuple[Server, str]:
     port = port or free_port()
-    server = mlflow_server(data_dir, port).start()
-    url = f"http://127.0.0.1:{port}"
+    server = mlflow_server(data_dir, port, host).start()
+    url = f"http://{host}:{port}"
     wait_for_http(
         f"{url}/health", timeout=MLFLOW_START_TIMEOUT, process=server.process, log=server.log
     )

@@ -48,6 +48,21 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
       HOKUSAI_ACCESS_LOG                one JSON line per request (1)
 
     \b
+    Service discovery (MLFLOW_SERVER_URL may name a DNS name with several A records):
+      MLFLOW_FALLBACK_URLS              direct IP URLs used, loudly, only while discovery
+                                        has no usable endpoint, e.g. http://10.0.1.88:5000
+      HOKUSAI_DNS_SERVERS               ip[:port],... instead of the system resolver
+      HOKUSAI_DISCOVERY_STALE_SECONDS   last good answer kept after failures (60)
+      HOKUSAI_DISCOVERY_NEGATIVE_TTL    retry after a failed resolution (2)
+      HOKUSAI_DISCOVERY_TIMEOUT         seconds one resolution may take (2)
+      HOKUSAI_EJECT_AFTER_FAILURES      consecutive failures that eject an endpoint (3)
+      HOKUSAI_EJECT_SECONDS             first ejection, doubling up to
+      HOKUSAI_EJECT_MAX_SECONDS         this maximum (2, 60)
+      HOKUSAI_PROBE_INTERVAL            seconds between /health probes of ejected (1)
+      HOKUSAI_PROBE_TIMEOUT             seconds a probe may take (1)
+      HOKUSAI_FAILBACK_PROBES           passed probes in a row before failback (3)
+
+    \b
     Then point the MLflow client at the gateway:
       export MLFLOW_TRACKING_URI=http://127.0.0.1:8001/api/mlflow
     """

@@ -119,6 +119,11 @@ class Upstream:
     def fallback_active(self) -> bool:
         return self._fallback_active
 
+    @property
+    def reason(self) -> str | None:
+        """Why the upstream is not healthy (None when it is), as /health and errors say it."""
+        return self._condition[2]
+
     def on_endpoint_removed(self, listener: Callable[[Endpoint], None]) -> None:
         self._removed_listeners.append(listener)
 

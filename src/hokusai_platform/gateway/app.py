@@ -13,9 +13,11 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 
 from hokusai_platform import __version__, metrics
+from hokusai_platform.discovery.upstream import Upstream
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.health import MlflowHealth
@@ -23,7 +25,7 @@ from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
 from hokusai_platform.gateway.security import Guard
 from hokusai_platform.gateway.upstream import UpstreamClient
-from hokusai_platform.settings import Settings
+from hokusai_platform.settings import Settings, UpstreamURL
 
 SERVICE_NAME = "hokusai-registry-api"
 log = logging.getLogger("hokusai.gateway")
@@ -56,7 +58,19 @@ class Gateway:
         self.client = UpstreamClient(
             connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout
         )
-        self.proxy = MlflowProxy(settings.mlflow_url, self.client)
+        self.upstream = Upstream(
+            "mlflow",
+            str(settings.mlflow_url),
+            fallback_urls=settings.fallback_urls,
+            dns_servers=settings.dns_servers,
+            policy=settings.discovery,
+        )
+        # Pooled connections follow discovery: idle ones to an endpoint it dropped are closed.
+        self.upstream.on_endpoint_removed(
+            lambda gone: self.client.forget(UpstreamURL(gone.scheme, gone.host, gone.port))
+        )
+        self._probe_session: aiohttp.ClientSession | None = None
+        self.proxy = MlflowProxy(self.upstream, self.client)
         self.health = MlflowHealth(
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
         )
@@ -72,7 +86,15 @@ class Gateway:
         if settings.metrics_port is not None:
             del self._routes["/metrics"]  # served on its own listener only
 
+    async def start(self) -> None:
+        """Resolve MLflow's endpoints once; discovery keeps them fresh in the background."""
+        self._probe_session = aiohttp.ClientSession()
+        await self.upstream.start(self._probe_session)
+
     async def close(self) -> None:
+        await self.upstream.close()
+        if self._probe_session is not None:
+            await self._probe_session.close()
         await self.client.close()
         await self.guard.close()
 
@@ -145,15 +167,23 @@ class Gateway:
 
     async def health_report(self, request: web.BaseRequest) -> web.Response:
         mlflow = await self.health.check()
+        discovery = self.upstream.snapshot()
         redis = await self.guard.redis_health()
         report: dict[str, object] = {
             "status": mlflow.status,
             "service": SERVICE_NAME,
             "version": __version__,
-            "dependencies": {"mlflow": mlflow.to_json(), "redis": redis},
+            "dependencies": {
+                "mlflow": {**mlflow.to_json(), "discovery": discovery},
+                "redis": redis,
+            },
         }
         if mlflow.status == "healthy" and redis["status"] == "unhealthy":
             report["status"] = "degraded"  # requests still pass, without rate limits
+        if mlflow.status == "healthy" and discovery["status"] != "healthy":
+            # MLflow answers, but not the way it should: stale answers, fallback, ejections.
+            report["status"] = "degraded"
+            report["reason"], report["since"] = discovery["reason"], discovery["since"]
         if mlflow.status == "unhealthy":
             report["error_code"] = "TEMPORARILY_UNAVAILABLE"
             report["message"] = f"MLflow cannot be reached: {mlflow.last_error}"

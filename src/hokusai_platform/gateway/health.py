@@ -1,7 +1,8 @@
 """Health of the gateway's dependencies, probed with a timeout and cached briefly.
 
 A burst of health checks costs one probe: callers that arrive while a probe is running wait
-for its result instead of starting their own.
+for its result instead of starting their own. MLflow is probed at the endpoint discovery would
+pick for a request, so the probe sees what traffic sees.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from multidict import CIMultiDict
+
+from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.gateway.proxy import MlflowProxy
 from hokusai_platform.gateway.upstream import ConnectError, UpstreamError
 
@@ -61,24 +65,32 @@ class MlflowHealth:
 
     async def _probe(self) -> DependencyHealth:
         self.probes += 1
-        base = str(self._proxy.target)
+        upstream = self._proxy.upstream
+        endpoint = upstream.pick()
+        if endpoint is None:
+            self._last_error = f"no usable endpoint ({upstream.reason})"
+            return DependencyHealth(
+                "unhealthy", upstream.target, None, None, self._last_error, time.time()
+            )
+        base = endpoint.base_url
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):
-                status, _ = await self._get("/health")
+                status, _ = await self._get(endpoint, "/health")
                 if status != 200:
                     raise RuntimeError(f"GET /health answered {status}")
                 latency_ms = round((time.perf_counter() - started) * 1000, 2)
-                status, body = await self._get("/version")
+                status, body = await self._get(endpoint, "/version")
                 version = body.decode("utf-8", "replace").strip() if status == 200 else None
         except (UpstreamError, TimeoutError, RuntimeError) as exc:
             self._last_error = _describe(exc)
             return DependencyHealth("unhealthy", base, None, None, self._last_error, time.time())
         return DependencyHealth("healthy", base, latency_ms, version, self._last_error, time.time())
 
-    async def _get(self, path: str) -> tuple[int, bytes]:
-        target = self._proxy.target
-        answer = await self._proxy.client.send(target, "GET", path, [("Host", target.authority)])
+    async def _get(self, endpoint: Endpoint, path: str) -> tuple[int, bytes]:
+        answer = await self._proxy.send(
+            endpoint, "GET", path, CIMultiDict(Host=endpoint.authority), None, None
+        )
         try:
             return answer.status, await answer.read()
         finally:

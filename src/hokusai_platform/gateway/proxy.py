@@ -1,18 +1,25 @@
 """The streaming reverse proxy: `/api/mlflow/<path>` → MLflow `/<path>`.
 
 Bodies stream in both directions with back-pressure, so memory does not grow with artifact
-size. One pooled upstream client serves the whole process. Every upstream failure is answered
-with a JSON error in MLflow's shape; a failure after the response has started aborts the
-connection so the caller can never mistake a truncated body for a complete one.
+size. One pooled upstream client serves the whole process. Each request goes to the endpoint
+discovery picks (`discovery.upstream.Upstream`) and, when it fails in a way that is safe to
+repeat (nothing was sent yet, or an idempotent request without a body), to another one. Every
+upstream failure is answered with a JSON error in MLflow's shape; a failure after the response
+has started aborts the connection so the caller can never mistake a truncated body for a
+complete one.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import HttpVersion11, web
 from multidict import CIMultiDict
 
+from hokusai_platform.discovery.endpoint import Endpoint
+from hokusai_platform.discovery.outlier import Outcome
+from hokusai_platform.discovery.upstream import Upstream
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.headers import downstream_headers, upstream_headers
 from hokusai_platform.gateway.paths import PathRejected, upstream_target
@@ -37,6 +44,8 @@ CHUNKED_JSON_LIMIT = 16 * 1024 * 1024
 _STREAMED_ROUTE_MARKERS = ("/mlflow-artifacts/", "/get-artifact")
 _BODYLESS_METHODS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"))
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+MAX_ATTEMPTS = 3
 
 
 def _is_streamed_route(target: str) -> bool:
@@ -62,9 +71,17 @@ def describe_failure(exc: UpstreamError, upstream: str) -> UpstreamFailure:
     return UpstreamFailure(502, f"upstream {upstream}: {exc}")
 
 
+def outcome_of(exc: UpstreamError) -> Outcome:
+    if isinstance(exc, ConnectError):
+        return Outcome.CONNECT_FAILURE
+    if isinstance(exc, UpstreamTimeout):
+        return Outcome.TIMEOUT
+    return Outcome.SERVER_ERROR
+
+
 class MlflowProxy:
-    def __init__(self, target: UpstreamURL, client: UpstreamClient) -> None:
-        self.target = target
+    def __init__(self, upstream: Upstream, client: UpstreamClient) -> None:
+        self.upstream = upstream
         self.client = client
 
     async def handle(self, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
@@ -72,11 +89,9 @@ class MlflowProxy:
             target = upstream_target(request.raw_path)
         except PathRejected as exc:
             return errors.json_error(400, errors.BAD_REQUEST, str(exc))
-        endpoint = self.target
-        request["upstream"] = endpoint.authority
         headers = upstream_headers(
             request.headers,
-            host=endpoint.authority,
+            host="",  # set for each endpoint tried
             request_id=request_id,
             client_ip=request.remote,
             scheme=request.scheme,
@@ -98,12 +113,35 @@ class MlflowProxy:
                 body = request.content.iter_any()
         elif request.method not in _BODYLESS_METHODS:
             body = b""
-        try:
-            upstream = await self.send(
-                endpoint, request.method, target, headers, body, content_length
-            )
-        except UpstreamError as exc:
-            return self._failure_response(request_id, endpoint, exc)
+        repeatable = body is None and request.method in _IDEMPOTENT_METHODS
+        tried: list[Endpoint] = []
+        failure: UpstreamError | None = None
+        while True:
+            endpoint = self.upstream.pick(tried)
+            if endpoint is None:
+                if failure is not None:
+                    return self._failure_response(request_id, tried[-1], failure)
+                return self._unreachable(request_id)
+            tried.append(endpoint)
+            request["upstream"] = headers["Host"] = endpoint.authority
+            started = time.perf_counter()
+            try:
+                upstream = await self.send(
+                    endpoint, request.method, target, headers, body, content_length
+                )
+            except UpstreamError as exc:
+                self.upstream.report(endpoint, outcome_of(exc))
+                self.upstream.record_request(endpoint, 0, time.perf_counter() - started)
+                # A refused connection carried no byte of the request: any request may go on.
+                if (isinstance(exc, ConnectError) or repeatable) and len(tried) < MAX_ATTEMPTS:
+                    failure = exc
+                    continue
+                return self._failure_response(request_id, endpoint, exc)
+            break
+        self.upstream.report(
+            endpoint, Outcome.SERVER_ERROR if upstream.status >= 500 else Outcome.SUCCESS
+        )
+        self.upstream.record_request(endpoint, upstream.status, time.perf_counter() - started)
         try:
             return await self._relay(request, request_id, endpoint, upstream)
         finally:
@@ -111,7 +149,7 @@ class MlflowProxy:
 
     async def send(
         self,
-        endpoint: UpstreamURL,
+        endpoint: Endpoint,
         method: str,
         target: str,
         headers: CIMultiDict[str],
@@ -119,12 +157,18 @@ class MlflowProxy:
         content_length: int | None,
     ) -> UpstreamResponse:
         """The one step that talks to MLflow: send the request to `endpoint`."""
+        address = UpstreamURL(endpoint.scheme, endpoint.host, endpoint.port)
         return await self.client.send(
-            endpoint, method, target, headers.items(), body, content_length=content_length
+            address, method, target, headers.items(), body, content_length=content_length
         )
 
+    def _unreachable(self, request_id: str) -> web.Response:
+        message = f"upstream {self.upstream.target}: no usable endpoint ({self.upstream.reason})"
+        log.warning("upstream failure", extra={"request_id": request_id, "error": message})
+        return errors.json_error(502, errors.BAD_GATEWAY, message)
+
     def _failure_response(
-        self, request_id: str, endpoint: UpstreamURL, exc: UpstreamError
+        self, request_id: str, endpoint: Endpoint, exc: UpstreamError
     ) -> web.Response:
         failure = describe_failure(exc, endpoint.authority)
         log.warning("upstream failure", extra={"request_id": request_id, "error": str(failure)})
@@ -136,7 +180,7 @@ class MlflowProxy:
         self,
         request: web.BaseRequest,
         request_id: str,
-        endpoint: UpstreamURL,
+        endpoint: Endpoint,
         upstream: UpstreamResponse,
     ) -> web.StreamResponse:
         status = upstream.status

@@ -52,6 +52,7 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 
 async def _run_worker(settings: Settings, sock: socket.socket) -> None:
     gateway = create_app(settings)
+    await gateway.start()
     runner = web.ServerRunner(protocol.server(gateway, settings), handle_signals=False)
     await runner.setup()
     await web.SockSite(runner, sock, shutdown_timeout=10).start()

@@ -333,6 +333,11 @@ class UpstreamClient:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
+    def forget(self, endpoint: UpstreamURL) -> None:
+        """Close the idle connections to an endpoint that discovery no longer offers."""
+        for conn in self._idle.pop(endpoint, []):
+            conn._close()
+
     def release(self, endpoint: UpstreamURL, conn: _Connection) -> None:
         if conn.keep_alive:
             conn.idle_since = time.monotonic()
