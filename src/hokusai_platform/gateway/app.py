@@ -21,6 +21,7 @@ from hokusai_platform.discovery.upstream import Upstream
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.health import MlflowHealth
+from hokusai_platform.gateway.openapi import openapi_json
 from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
 from hokusai_platform.gateway.security import Guard
@@ -40,6 +41,7 @@ ENDPOINTS = (
     "GET /health/live",
     "GET /health/ready",
     "GET /metrics",
+    "GET /openapi.json",
     "ANY /api/mlflow/{path}",
 )
 
@@ -82,6 +84,7 @@ class Gateway:
             "/health/live": self.live,
             "/health/ready": self.ready,
             "/metrics": self.metrics_text,
+            "/openapi.json": openapi_json,
         }
         if settings.metrics_port is not None:
             del self._routes["/metrics"]  # served on its own listener only

@@ -1,0 +1,37 @@
+"""Fuzzing the gateway's own OpenAPI document finds no server error, with or without a key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import schemathesis
+from gateway.echo_upstream import EchoUpstream
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from secured import Keys
+
+
+def test_no_operation_of_the_gateway_answers_5xx(
+    guarded_echo: tuple[str, Path], keys: Keys, echo: EchoUpstream
+) -> None:
+    before = len(echo.received)
+    schema = schemathesis.openapi.from_url(f"{guarded_echo[0]}/openapi.json")
+    credentials = [{}, {"Authorization": f"Bearer {keys.read}"}, {"X-API-Key": keys.admin}]
+    fuzzed = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        fuzzed.append(operation.label)
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def no_server_error(case: schemathesis.Case) -> None:
+            for headers in credentials:
+                response = case.call(headers=headers)
+                case.validate_response(response, checks=[not_a_server_error])
+                assert response.status_code < 500, (case.path, response.text)
+
+        no_server_error()
+    assert "POST /api/mlflow/{path}" in fuzzed and "GET /health" in fuzzed
+    assert len(echo.received) - before > 100, "the fuzzed requests with a key reached the proxy"
