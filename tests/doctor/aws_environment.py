@@ -9,8 +9,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from hokusai_platform.doctor import terraform_expectations
 from hokusai_platform.doctor.expectations import Expectations, ServiceExpectation
 
+DEVELOPMENT = terraform_expectations.find_root() / "environments" / "development"
 TAGS = [{"key": "managed-by", "value": "terraform"}]
 CAPITALISED_TAGS = [{"Key": "managed-by", "Value": "terraform"}]
 
@@ -146,6 +148,12 @@ class MotoEnvironment:
             InstanceId=instance_id or f"task-{address}",
             Attributes={"AWS_INSTANCE_IPV4": address},
         )
+
+    def addresses(self, name: str) -> list[str]:
+        instances = self.client("servicediscovery").list_instances(
+            ServiceId=self.cloud_map_service_id(name)
+        )["Instances"]
+        return [instance["Attributes"]["AWS_INSTANCE_IPV4"] for instance in instances]
 
     def deregister_all(self, name: str) -> None:
         discovery = self.client("servicediscovery")

@@ -10,12 +10,11 @@ import itertools
 
 import boto3
 import pytest
-from aws_environment import MotoEnvironment
+from aws_environment import DEVELOPMENT, MotoEnvironment
 
 from hokusai_platform.doctor import terraform_expectations
 from hokusai_platform.doctor.expectations import Expectations
 
-DEVELOPMENT = terraform_expectations.find_root() / "environments" / "development"
 _REGIONS = itertools.cycle(boto3.session.Session().get_available_regions("ecs"))
 
 
