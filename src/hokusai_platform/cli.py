@@ -9,6 +9,7 @@ import click
 from hokusai_platform import __version__
 from hokusai_platform.discovery.cli import discovery
 from hokusai_platform.doctor.command import doctor
+from hokusai_platform.infra.cli import endpoint, infra
 from hokusai_platform.keys.cli import keys
 from hokusai_platform.settings import ConfigError
 from hokusai_platform.stack.commands import down, status, up
@@ -93,7 +94,7 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
         metrics.remove_multiprocess_dir(metrics_dir)
 
 
-for command in (up, status, down, keys, discovery, doctor):
+for command in (up, status, down, keys, discovery, doctor, infra, endpoint):
     cli.add_command(command)
 
 
