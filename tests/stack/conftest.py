@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -15,6 +16,11 @@ from processes import MLFLOW_START_TIMEOUT, executable, free_port
 
 from hokusai_platform.discovery.control import call
 from hokusai_platform.stack.supervisor import group_members
+
+# Without network, the MLflow client's telemetry thread gives up and unsets an environment
+# variable while `requests` iterates os.environ: a KeyError in whichever client call runs then.
+# Set before the test modules import mlflow (it decides at import).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 @dataclass

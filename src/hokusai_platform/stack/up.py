@@ -83,9 +83,9 @@ class Stack:
         self.specs.append(
             services.gateway(
                 config,
-                # The gateway's proxy connects to the address in MLFLOW_SERVER_URL as given
-                # (it does not consult HOKUSAI_DNS_SERVERS), so MLflow is given by address.
-                mlflow_url=f"http://{LOOPBACK}:{ports.mlflow}",
+                # As the ECS task is configured: MLflow by its Cloud Map name, resolved by
+                # the discovery DNS server above.
+                mlflow_url=f"http://{config.dns_name('mlflow')}:{ports.mlflow}",
                 dns_server=f"{LOOPBACK}:{ports.dns}",
                 redis_url=f"redis://{LOOPBACK}:{ports.redis}/0" if redis_server else None,
             )
