@@ -164,9 +164,13 @@ def _milliseconds(text: str) -> float:
     return float(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
-def wrk(url: str, *, connections: int, seconds: int) -> WrkResult:
+def wrk(
+    url: str, *, connections: int, seconds: int, headers: Mapping[str, str] | None = None
+) -> WrkResult:
     threads = min(connections, 2)
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    for name, value in (headers or {}).items():
+        argv[1:1] = ["-H", f"{name}: {value}"]
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)

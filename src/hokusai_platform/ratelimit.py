@@ -12,6 +12,7 @@ adding a timeout to every request.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -19,12 +20,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prometheus_client import Counter
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from hokusai_platform.keys.rates import Rate
+from hokusai_platform.resp import RedisConnection, RedisError, ReplyError
 
 log = logging.getLogger("hokusai.ratelimit")
 
@@ -51,6 +49,7 @@ end
 redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000))
 return {1, 0, new_tat - now}
 """
+_GCRA_SHA1 = hashlib.sha1(_GCRA.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,8 @@ RedisState = Literal["ok", "down", "disabled"]
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis | None, *, breaker_seconds: float = 2.0) -> None:
+    def __init__(self, redis: RedisConnection | None, *, breaker_seconds: float = 2.0) -> None:
         self._redis = redis
-        self._script = redis.register_script(_GCRA) if redis is not None else None
         self._breaker_seconds = breaker_seconds
         self._retry_at = 0.0
         self.last_error: str | None = None
@@ -91,7 +89,7 @@ class RateLimiter:
 
     async def check(self, key_id: str, rate: Rate) -> Decision | None:
         """The decision for one request by `key_id`; None when it passes unchecked."""
-        if self._script is None:
+        if self._redis is None:
             return None
         now = time.monotonic()
         if now < self._retry_at:
@@ -100,26 +98,40 @@ class RateLimiter:
         interval = rate.period_seconds * 1_000_000 // rate.limit
         tolerance = interval * rate.limit  # a full bucket: `limit` requests at once
         try:
-            allowed, wait_us, full_in_us = await self._script(
-                keys=[f"hokusai:ratelimit:{key_id}"], args=[interval, tolerance]
+            allowed, wait_us, full_in_us = await self._gcra(
+                f"hokusai:ratelimit:{key_id}", interval, tolerance
             )
-        except (RedisError, OSError) as exc:
+        except RedisError as exc:
             self._trip(now, exc)
             FAIL_OPEN.inc()
             return None
         if self.last_error is not None:
             log.info("redis reachable again; rate limits enforced")
             self.last_error = None
-        remaining = max(0, (tolerance - int(full_in_us)) // interval)
         if not allowed:
             REJECTED.inc()
         return Decision(
             allowed=bool(allowed),
             limit=rate.limit,
-            remaining=int(remaining) if allowed else 0,
-            reset_seconds=math.ceil(int(full_in_us) / 1_000_000),
-            retry_after_seconds=math.ceil(int(wait_us) / 1_000_000),
+            remaining=max(0, (tolerance - full_in_us) // interval) if allowed else 0,
+            reset_seconds=math.ceil(full_in_us / 1_000_000),
+            retry_after_seconds=math.ceil(wait_us / 1_000_000),
         )
+
+    async def _gcra(self, key: str, interval: int, tolerance: int) -> tuple[int, int, int]:
+        assert self._redis is not None
+        try:
+            reply = await self._redis.call("EVALSHA", _GCRA_SHA1, 1, key, interval, tolerance)
+        except ReplyError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+            # First use, or Redis restarted: load the script once and ask again.
+            await self._redis.call("SCRIPT", "LOAD", _GCRA)
+            reply = await self._redis.call("EVALSHA", _GCRA_SHA1, 1, key, interval, tolerance)
+        if not isinstance(reply, list) or len(reply) != 3:
+            raise RedisError(f"unexpected reply to the GCRA script: {reply!r}")
+        allowed, wait_us, full_in_us = (int(value) for value in reply)
+        return allowed, wait_us, full_in_us
 
     async def probe(self) -> RedisState:
         """Ask Redis now (unless the breaker is open), so /health is right between requests."""
@@ -127,8 +139,8 @@ class RateLimiter:
         if self._redis is None or now < self._retry_at:
             return self.state
         try:
-            await self._redis.ping()
-        except (RedisError, OSError) as exc:
+            await self._redis.call("PING")
+        except RedisError as exc:
             self._trip(now, exc)
         else:
             self.last_error = None
@@ -139,19 +151,15 @@ class RateLimiter:
         self._retry_at = now + self._breaker_seconds
         if self.last_error is None:
             log.warning("redis unreachable; rate limits not enforced", extra={"error": str(exc)})
-        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error = str(exc)
 
     async def close(self) -> None:
         if self._redis is not None:
-            await self._redis.aclose()
+            self._redis.close()
 
 
 def connect(url: str | None, *, timeout: float, breaker_seconds: float = 2.0) -> RateLimiter:
     """A limiter over the Redis at `url`; without one, limits are not enforced."""
     if url is None:
         return RateLimiter(None)
-    # No retries: the breaker decides when to try again, and a request must not wait for it.
-    redis = Redis.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-    )
-    return RateLimiter(redis, breaker_seconds=breaker_seconds)
+    return RateLimiter(RedisConnection(url, timeout=timeout), breaker_seconds=breaker_seconds)

@@ -95,7 +95,7 @@ def redis_url(env: Mapping[str, str]) -> str | None:
     `REDIS_PORT`; None when neither is set."""
     explicit = env.get("REDIS_URL", "").strip()
     if explicit:
-        if urlsplit(explicit).scheme not in ("redis", "rediss", "unix"):
+        if urlsplit(explicit).scheme not in ("redis", "rediss"):
             raise ConfigError(f"REDIS_URL: {explicit!r} must start with redis://, rediss://")
         return explicit
     host = env.get("REDIS_HOST", "").strip()
