@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from gateway.echo_upstream import EchoUpstream
+from processes import free_port, start_gateway
 from secured import GENEROUS, Keys, request
 
 from hokusai_platform.keys import tokens
@@ -276,3 +277,22 @@ def test_every_authenticated_request_leaves_one_audit_line(
     assert allowed["key_id"].startswith("key_")
     assert denied["status"] == 403
     assert keys.write not in audit.read_text()
+
+
+def test_metrics_can_move_off_the_public_listener(echo: EchoUpstream, tmp_path: Path) -> None:
+    metrics_port = free_port()
+    server, url = start_gateway(
+        tmp_path / "gateway.log",
+        {"MLFLOW_SERVER_URL": echo.url, "HOKUSAI_METRICS_PORT": str(metrics_port)},
+    )
+    try:
+        status, _, body = request(url, "GET", "/metrics")
+        assert status == 404
+        assert_error(body, "ENDPOINT_NOT_FOUND")
+        private = f"http://127.0.0.1:{metrics_port}"
+        status, headers, body = request(private, "GET", "/metrics")
+        assert status == 200 and headers["content-type"].startswith("text/plain")
+        assert b"hokusai_" in body
+        assert request(private, "GET", "/api/mlflow/version")[0] == 404
+    finally:
+        server.stop()
