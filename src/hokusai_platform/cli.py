@@ -65,8 +65,26 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
       HOKUSAI_FAILBACK_PROBES           passed probes in a row before failback (3)
 
     \b
+    Keys, rate limits and limits (see `hokusai keys --help`):
+      HOKUSAI_AUTH                      required (default) or off
+      HOKUSAI_DATABASE_URL              keys database; sqlite:///… or postgresql://…
+                                        (SQLite in $HOKUSAI_DATA_DIR, .hokusai/)
+      REDIS_URL                         per-key rate limits; or REDIS_HOST[:port]
+                                        and REDIS_PORT (without: not enforced)
+      HOKUSAI_REDIS_TIMEOUT             seconds before a rate check fails open (0.25)
+      HOKUSAI_KEY_CACHE_SECONDS         key lookups reused, at most 1 s (0.5)
+      HOKUSAI_AUDIT_LOG                 stderr (default) or a file: one line a keyed request
+      HOKUSAI_ALLOWED_HOSTS             Host names served, comma-separated (any)
+      HOKUSAI_MAX_HEADER_BYTES          one header line (8190)
+      HOKUSAI_MAX_JSON_BODY_BYTES       body of an API call (16 MiB)
+      HOKUSAI_MAX_ARTIFACT_BYTES        one artifact upload (10 GiB)
+      HOKUSAI_CLIENT_TIMEOUT            seconds to send a request, or idle (75)
+      HOKUSAI_METRICS_PORT              serve /metrics only on this port
+
+    \b
     Then point the MLflow client at the gateway:
       export MLFLOW_TRACKING_URI=http://127.0.0.1:8001/api/mlflow
+      export MLFLOW_TRACKING_TOKEN=hk_live_…
     """
     import dataclasses
 
