@@ -102,6 +102,8 @@ def main() -> None:
             f"    {gateway:>8}: ejected after {seconds * 1000:.0f} ms; "
             f"failed {a['failed'][gateway]} of {a['requests'][gateway]} requests"
         )
+        for _, status, body in a["failures"][gateway]:
+            print(f"              failed: {status} {body[:300]!r}")
     print("(b) both instances deregistered (NXDOMAIN)")
     print(
         f"    fallback: serving after {b['fallback_after_deregistration']:.2f} s "

@@ -93,6 +93,9 @@ class Load:
     def failures(self, since: float, until: float = float("inf")) -> list[tuple[float, int, bytes]]:
         return [r for r in self.results if since <= r[0] < until and r[1] != 200]
 
+    def first_success(self, since: float) -> float | None:
+        return next((r[0] for r in self.results if r[0] >= since and r[1] == 200), None)
+
     def count(self, since: float, until: float = float("inf")) -> int:
         return sum(1 for r in self.results if since <= r[0] < until)
 
@@ -236,9 +239,8 @@ class Incident:
         for instance in INSTANCES:
             self.register(instance)
         failback = wait_until(lambda: not self.discovery("fallback")["fallback_active"], 10)
-        plain_back = wait_until(
-            lambda: not self.loads["plain"].failures(time.monotonic() - 0.3), 10
-        )
+        wait_until(lambda: self.loads["plain"].first_success(started) is not None, 10)
+        plain_back = (self.loads["plain"].first_success(started) or started) - started
         time.sleep(0.5)
         return {
             "failback_after": failback,

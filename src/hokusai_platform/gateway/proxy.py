@@ -52,6 +52,12 @@ def _is_streamed_route(target: str) -> bool:
     return any(marker in target for marker in _STREAMED_ROUTE_MARKERS)
 
 
+def _is_small(upstream: UpstreamResponse, method: str) -> bool:
+    """An answer read whole and sent with one write."""
+    length = upstream.header(b"content-length")
+    return length is not None and int(length) <= BUFFER_LIMIT and method != "HEAD"
+
+
 class UpstreamFailure(Exception):
     """Sending to MLflow failed; carries the answer to give."""
 
@@ -125,10 +131,19 @@ class MlflowProxy:
             tried.append(endpoint)
             request["upstream"] = headers["Host"] = endpoint.authority
             started = time.perf_counter()
+            answer: bytes | None = None
             try:
                 upstream = await self.send(
                     endpoint, request.method, target, headers, body, content_length
                 )
+                if repeatable and _is_small(upstream, request.method):
+                    # Read before anything reaches the caller, so that an endpoint dying
+                    # mid-answer leaves the request free to go elsewhere.
+                    try:
+                        answer = await upstream.read()
+                    finally:
+                        if answer is None:
+                            upstream.close()
             except UpstreamError as exc:
                 self.upstream.report(endpoint, outcome_of(exc))
                 self.upstream.record_request(endpoint, 0, time.perf_counter() - started)
@@ -143,7 +158,7 @@ class MlflowProxy:
         )
         self.upstream.record_request(endpoint, upstream.status, time.perf_counter() - started)
         try:
-            return await self._relay(request, request_id, endpoint, upstream)
+            return await self._relay(request, request_id, endpoint, upstream, answer)
         finally:
             upstream.close()
 
@@ -182,6 +197,7 @@ class MlflowProxy:
         request_id: str,
         endpoint: Endpoint,
         upstream: UpstreamResponse,
+        answer: bytes | None,
     ) -> web.StreamResponse:
         status = upstream.status
         content_type = upstream.header(b"content-type") or b""
@@ -190,8 +206,9 @@ class MlflowProxy:
                 404, errors.ENDPOINT_NOT_FOUND, f"MLflow has no endpoint {request.path}"
             )
         headers = downstream_headers(upstream.headers)
-        length = upstream.header(b"content-length")
-        if length is not None and int(length) <= BUFFER_LIMIT and request.method != "HEAD":
+        if answer is not None:
+            return web.Response(status=status, body=answer, headers=headers)
+        if _is_small(upstream, request.method):
             try:
                 body = await upstream.read()
             except UpstreamError as exc:
