@@ -64,7 +64,16 @@ def test_unusable_credentials_are_refused_with_a_reason_for_the_log(
 
 
 @pytest.mark.parametrize(
-    "query", [f"api_key={KEY}", f"x={KEY}", "access_token=abc", "token=hk_live_x", f"{KEY}="]
+    "query",
+    [
+        f"api_key={KEY}",
+        f"x={KEY}",
+        "access_token=abc",
+        "token=hk_live_x",
+        f"{KEY}=",
+        "api%5Fkey=abc",
+        "x=hk%5Flive%5Fabc",
+    ],
 )
 def test_a_key_in_the_query_string_is_refused(query: str) -> None:
     with pytest.raises(KeyInURL):

@@ -15,6 +15,7 @@ from gateway.echo_upstream import EchoUpstream
 from processes import free_port, start_gateway
 from secured import GENEROUS, Keys, request
 
+from hokusai_platform.audit import FLUSH_SECONDS
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.scopes import Scope
 
@@ -267,7 +268,7 @@ def test_every_authenticated_request_leaves_one_audit_line(
         "/api/mlflow/api/2.0/mlflow/registered-models/delete",
         {**bearer(keys.write), "X-Request-ID": request_id + "-denied"},
     )
-    time.sleep(0.2)
+    time.sleep(FLUSH_SECONDS + 0.3)  # lines are written in batches
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     [allowed] = [line for line in lines if line.get("request_id") == request_id]
     [denied] = [line for line in lines if line.get("request_id") == request_id + "-denied"]

@@ -23,6 +23,7 @@ from hokusai_platform.keys.store import KeyInfo, KeyStore
 
 MAX_CACHE_SECONDS = 1.0
 _QUERY_KEY_NAMES = frozenset({"api_key", "apikey", "api-key", "x-api-key", "access_token", "key"})
+_QUERY_MARKERS = ("%", tokens.PREFIX, "key", "token")  # every way to spell one
 
 
 class Unauthenticated(Exception):
@@ -62,6 +63,10 @@ def _from_authorization(value: str) -> str:
 
 
 def reject_key_in_query(query_string: str) -> None:
+    lowered = query_string.lower()
+    # Parsing costs more than the rest of the check; most query strings cannot hold a key.
+    if not any(marker in lowered for marker in _QUERY_MARKERS):
+        return
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         if name.lower() in _QUERY_KEY_NAMES or tokens.PREFIX in value or tokens.PREFIX in name:
             raise KeyInURL("API keys are not accepted in the URL; send Authorization: Bearer")
