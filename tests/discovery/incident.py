@@ -16,16 +16,16 @@ import json
 import signal
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from processes import Server, executable, free_port, start_gateway, start_mlflow, wait_for_http
+from loopback_servers import NAME, start_discovery
+from processes import Server, free_port, start_gateway, start_mlflow
 
-NAMESPACE = "hokusai-development.local"
-NAME = f"mlflow.{NAMESPACE}"
 TTL = 1
 PROBE_INTERVAL = 0.2
 FAILBACK_PROBES = 3
@@ -104,30 +104,13 @@ class Incident:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.port = free_port()
-        self.dns_port, self.control_port = free_port(), free_port()
-        self.control_url = f"http://127.0.0.1:{self.control_port}"
         self.servers: dict[str, Server] = {}
         self.gateways: dict[str, str] = {}
         self.loads: dict[str, Load] = {}
 
     def start(self) -> None:
-        self.servers["dns"] = dns = Server(
-            argv=[
-                executable("hokusai"),
-                "discovery",
-                "serve",
-                "--namespace",
-                NAMESPACE,
-                "--dns-port",
-                str(self.dns_port),
-                "--control-port",
-                str(self.control_port),
-            ],
-            log=self.workdir / "discovery.log",
-        ).start()
-        wait_for_http(
-            f"{self.control_url}/v1/services", timeout=30, process=dns.process, log=dns.log
-        )
+        self.dns = start_discovery(self.workdir / "discovery.log")
+        self.servers["dns"] = self.dns.server
         # One after the other: both would migrate the shared SQLite store at start-up.
         for instance, host in INSTANCES.items():
             self.servers[instance], _ = start_mlflow(self.workdir / "mlflow", self.port, host)
@@ -135,7 +118,7 @@ class Incident:
             self.register(instance)
         common = {
             "MLFLOW_SERVER_URL": f"http://{NAME}:{self.port}",
-            "HOKUSAI_DNS_SERVERS": f"127.0.0.1:{self.dns_port}",
+            "HOKUSAI_DNS_SERVERS": f"127.0.0.1:{self.dns.dns_port}",
             "HOKUSAI_DISCOVERY_NEGATIVE_TTL": "0.5",
             "HOKUSAI_DISCOVERY_TIMEOUT": "0.5",
             "HOKUSAI_PROBE_INTERVAL": str(PROBE_INTERVAL),
@@ -166,24 +149,10 @@ class Incident:
     # The control API, as the local stack (or ECS) would use it.
 
     def register(self, instance: str) -> None:
-        body = {
-            "address": INSTANCES[instance],
-            "port": self.port,
-            "instance_id": instance,
-            "ttl": TTL,
-        }
-        request = urllib.request.Request(
-            f"{self.control_url}/v1/services/mlflow/instances",
-            data=json.dumps(body).encode(),
-            method="POST",
-        )
-        urllib.request.urlopen(request, timeout=5).close()
+        self.dns.register(INSTANCES[instance], self.port, instance_id=instance, ttl=TTL)
 
     def deregister(self, instance: str) -> None:
-        request = urllib.request.Request(
-            f"{self.control_url}/v1/services/mlflow/instances/{instance}", method="DELETE"
-        )
-        urllib.request.urlopen(request, timeout=5).close()
+        self.dns.deregister(instance)
 
     def health(self, gateway: str) -> Any:
         return get_json(f"{self.gateways[gateway]}/health")

@@ -6,8 +6,6 @@ import json
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import dns.flags
 import dns.message
@@ -15,61 +13,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-from processes import Server, executable, free_port, wait_for_http
-
-NAMESPACE = "hokusai-development.local"
-NAME = f"mlflow.{NAMESPACE}"
-
-
-@dataclass
-class Discovery:
-    dns_port: int
-    control_url: str
-
-    def hokusai(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [executable("hokusai"), "discovery", *args, "--control-url", self.control_url],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-
-    def api(self, method: str, path: str, body: dict[str, object] | None = None) -> None:
-        """The control API directly: quicker than the CLI where its output is not the point."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.control_url + path, data=data, method=method)
-        urllib.request.urlopen(request).close()
-
-    def register(self, ip: str, port: int = 5000, **extra: object) -> None:
-        self.api("POST", "/v1/services/mlflow/instances", {"address": ip, "port": port, **extra})
-
-    def query(self, name: str, rdtype: str, *, tcp: bool = False) -> dns.message.Message:
-        message = dns.message.make_query(name, rdtype)
-        send = dns.query.tcp if tcp else dns.query.udp
-        return send(message, "127.0.0.1", port=self.dns_port, timeout=2)
-
-
-@pytest.fixture(scope="module")
-def discovery_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Discovery]:
-    dns_port, control_port = free_port(), free_port()
-    server = Server(
-        argv=[
-            executable("hokusai"),
-            "discovery",
-            "serve",
-            "--namespace",
-            NAMESPACE,
-            "--dns-port",
-            str(dns_port),
-            "--control-port",
-            str(control_port),
-        ],
-        log=tmp_path_factory.mktemp("discovery") / "discovery.log",
-    ).start()
-    control_url = f"http://127.0.0.1:{control_port}"
-    wait_for_http(f"{control_url}/v1/services", timeout=30, process=server.process, log=server.log)
-    yield Discovery(dns_port, control_url)
-    server.stop()
+from loopback_servers import NAME, NAMESPACE, Discovery
+from processes import executable
 
 
 @pytest.fixture

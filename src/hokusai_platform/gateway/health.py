@@ -15,7 +15,7 @@ from typing import Literal
 from multidict import CIMultiDict
 
 from hokusai_platform.discovery.endpoint import Endpoint
-from hokusai_platform.gateway.proxy import MlflowProxy
+from hokusai_platform.gateway.proxy import MAX_ATTEMPTS, MlflowProxy
 from hokusai_platform.gateway.upstream import ConnectError, UpstreamError
 
 Status = Literal["healthy", "degraded", "unhealthy"]
@@ -64,14 +64,23 @@ class MlflowHealth:
         return result is not None and time.time() - result.checked_at < self._cache_seconds
 
     async def _probe(self) -> DependencyHealth:
+        """MLflow is healthy when an endpoint a request could go to answers, as for traffic."""
         self.probes += 1
         upstream = self._proxy.upstream
-        endpoint = upstream.pick()
-        if endpoint is None:
+        tried: list[Endpoint] = []
+        while len(tried) < MAX_ATTEMPTS and (endpoint := upstream.pick(tried)) is not None:
+            tried.append(endpoint)
+            result = await self._probe_endpoint(endpoint)
+            if result.status == "healthy":
+                return result
+        if not tried:
             self._last_error = f"no usable endpoint ({upstream.reason})"
             return DependencyHealth(
                 "unhealthy", upstream.target, None, None, self._last_error, time.time()
             )
+        return result
+
+    async def _probe_endpoint(self, endpoint: Endpoint) -> DependencyHealth:
         base = endpoint.base_url
         started = time.perf_counter()
         try:
