@@ -4,7 +4,9 @@ Starts, on loopback: a static upstream (nginx `return 200`), Redis, a keys datab
 key, and three gateways (one worker each): without keys (`open`), with keys (`keys`), and with
 keys and Redis rate limits (`keys+ratelimit`). Runs wrk with one connection (so p50 is the
 latency of one request, not of a queue) on an authenticated MLflow route against each,
-interleaved over several rounds, and prints medians and the p50 the boundary adds.
+interleaved over several rounds, and prints medians and the p50 the boundary adds. On a busy
+machine latency grows with every microsecond of CPU, so it also prints the CPU time each
+request costs the gateway process (and Redis), which load does not inflate as much.
 
     .venv/bin/python bench/auth_overhead.py [--seconds 5] [--rounds 3] [--connections 1]
 """
@@ -12,9 +14,11 @@ interleaved over several rounds, and prints medians and the p50 the boundary add
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from collections import defaultdict
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import (
@@ -35,7 +39,7 @@ from hokusai_platform.keys.store import KeyStore
 
 ADDED_P50_TARGET_MS = 1.0
 ROUTE = "/api/mlflow/api/2.0/mlflow/experiments/get?experiment_id=0"
-TARGETS = ("open", "keys", "keys+ratelimit")
+TARGETS = ("open", "keys", "keys+ratelimit")  # the order of the environments below
 
 
 def _arguments() -> argparse.Namespace:
@@ -46,8 +50,20 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _start_everything(stack: ExitStack, root: Path) -> tuple[dict[str, str], str]:
-    """Each gateway's URL of the benchmarked route, and the key to send."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Target:
+    url: str
+    pids: list[int]  # the processes whose CPU time one request costs
+
+
+def _start_everything(stack: ExitStack, root: Path) -> tuple[dict[str, Target], str]:
+    """Each gateway's URL of the benchmarked route and its processes, and the key to send."""
     upstream_port = free_port()
     stack.enter_context(running(nginx_static(root / "upstream", upstream_port).start()))
     redis, redis_url = start_redis(root / "redis")
@@ -64,41 +80,51 @@ def _start_everything(stack: ExitStack, root: Path) -> tuple[dict[str, str], str
         "keys": {**common, **keys},
         "keys+ratelimit": {**common, **keys, "REDIS_URL": redis_url},
     }
-    urls = {}
+    targets = {}
     for name, env in environments.items():
         port = free_port()
-        stack.enter_context(running(start_gateway(root / f"{name}.log", port, env)))
-        urls[name] = f"http://127.0.0.1:{port}{ROUTE}"
-    return urls, key
+        gateway = stack.enter_context(running(start_gateway(root / f"{name}.log", port, env)))
+        pids = [gateway.pid, redis.pid] if "REDIS_URL" in env else [gateway.pid]
+        targets[name] = Target(f"http://127.0.0.1:{port}{ROUTE}", pids)
+    return targets, key
 
 
 def main() -> None:
     args = _arguments()
     require("wrk", "nginx")
     results: dict[str, list[WrkResult]] = defaultdict(list)
+    cpu_us: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as tmp, ExitStack() as stack:
-        urls, key = _start_everything(stack, Path(tmp))
+        targets, key = _start_everything(stack, Path(tmp))
         headers = {"Authorization": f"Bearer {key}"}
-        for name in TARGETS:  # warm-up: pools, key cache, Lua script
-            wrk(urls[name], connections=args.connections, seconds=1, headers=headers)
+        for target in targets.values():  # warm-up: pools, key cache, Lua script
+            wrk(target.url, connections=args.connections, seconds=1, headers=headers)
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}/{args.rounds}", flush=True)
-            for name in TARGETS:
+            for name, target in targets.items():
+                cpu_before = sum(_cpu_seconds(pid) for pid in target.pids)
                 result = wrk(
-                    urls[name], connections=args.connections, seconds=args.seconds, headers=headers
+                    target.url, connections=args.connections, seconds=args.seconds, headers=headers
                 )
+                cpu = sum(_cpu_seconds(pid) for pid in target.pids) - cpu_before
                 if result.errors:
                     raise SystemExit(f"{name}: {result.errors} failed requests")
                 results[name].append(result)
+                cpu_us[name].append(cpu / (result.requests_per_second * args.seconds) * 1e6)
     p50 = {name: median([r.p50_ms for r in results[name]]) for name in TARGETS}
-    print(f"\n{'target':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    cpu = {name: median(cpu_us[name]) for name in TARGETS}
+    print(f"\n{'target':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/req':>12}")
     for name in TARGETS:
         rate = median([r.requests_per_second for r in results[name]])
         p99 = median([r.p99_ms for r in results[name]])
-        print(f"{name:<16}{rate:>10.0f}{p50[name]:>10.3f}{p99:>10.3f}")
+        print(f"{name:<16}{rate:>10.0f}{p50[name]:>10.3f}{p99:>10.3f}{cpu[name]:>12.0f}")
     added = p50["keys+ratelimit"] - p50["open"]
     verdict = "ok" if added < ADDED_P50_TARGET_MS else "OVER TARGET"
-    print(f"\nkeys alone add {p50['keys'] - p50['open']:.3f} ms at p50")
+    print(
+        f"\nkeys alone add {p50['keys'] - p50['open']:.3f} ms at p50, "
+        f"{cpu['keys'] - cpu['open']:.0f} us CPU"
+    )
+    print(f"keys + rate limit add {cpu['keys+ratelimit'] - cpu['open']:.0f} us CPU (with Redis)")
     target = f"target < {ADDED_P50_TARGET_MS} ms"
     print(f"keys + rate limit add {added:.3f} ms at p50 ({target}): {verdict}")
 
