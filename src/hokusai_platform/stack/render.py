@@ -1,13 +1,14 @@
-"""What a person reads: the status table, the URLs to use and the lines to paste."""
+"""What a person reads: progress, the status table, the URLs to use and the lines to paste."""
 
 from __future__ import annotations
 
 import shlex
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 COLUMNS = ("SERVICE", "PID", "ADDRESS", "DNS NAME", "HEALTH", "UPTIME")
+PROGRESS_EVERY = 5.0  # seconds between progress lines when the output is not a terminal
 
 
 def duration(seconds: float) -> str:
@@ -52,3 +53,36 @@ def usage(urls: Mapping[str, str], token: str | None) -> str:
     if token is not None:
         lines.append(f"  export MLFLOW_TRACKING_TOKEN={shlex.quote(token)}")
     return "\n".join(lines)
+
+
+class Console:
+    """Progress and events for a person: a ticking line on a terminal, plain lines in a log."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._last_progress = 0.0
+
+    def say(self, text: str) -> None:
+        self._stream.write(text + "\n")
+        self._stream.flush()
+
+    def event(self, text: str) -> None:
+        self.say(f"[{time.strftime('%H:%M:%S')}] {text}")
+
+    def progress(self, label: str, elapsed: float) -> None:
+        every = 1.0 if self._tty else PROGRESS_EVERY
+        if elapsed - self._last_progress < every:
+            return
+        self._last_progress = elapsed
+        if self._tty:
+            self._stream.write(f"\r  {label} … {elapsed:.0f}s ")
+            self._stream.flush()
+        else:
+            self.say(f"  {label} … {elapsed:.0f}s")
+
+    def done(self, label: str, elapsed: float) -> None:
+        if self._tty:
+            self._stream.write("\r")
+        self._last_progress = 0.0
+        self.say(f"  {label} … ready in {elapsed:.1f}s")

@@ -23,45 +23,12 @@ from hokusai_platform.stack import render, services
 from hokusai_platform.stack.config import StackConfig
 from hokusai_platform.stack.local_key import ensure_local_key
 from hokusai_platform.stack.ports import ensure_free
+from hokusai_platform.stack.render import Console
 from hokusai_platform.stack.services import LOOPBACK, ServiceSpec
 from hokusai_platform.stack.state import StackLock, write_state
 from hokusai_platform.stack.supervisor import Supervisor
 
-PROGRESS_EVERY = 5.0  # seconds between progress lines when the output is not a terminal
 END_TO_END_SECONDS = 15.0  # how long the registry API may take to see MLflow healthy
-
-
-class Console:
-    """Progress and events for a person: a ticking line on a terminal, plain lines in a log."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._tty = stream.isatty()
-        self._last_progress = 0.0
-
-    def say(self, text: str) -> None:
-        self._stream.write(text + "\n")
-        self._stream.flush()
-
-    def event(self, text: str) -> None:
-        self.say(f"[{time.strftime('%H:%M:%S')}] {text}")
-
-    def progress(self, label: str, elapsed: float) -> None:
-        every = 1.0 if self._tty else PROGRESS_EVERY
-        if elapsed - self._last_progress < every:
-            return
-        self._last_progress = elapsed
-        if self._tty:
-            self._stream.write(f"\r  {label} … {elapsed:.0f}s ")
-            self._stream.flush()
-        else:
-            self.say(f"  {label} … {elapsed:.0f}s")
-
-    def done(self, label: str, elapsed: float) -> None:
-        if self._tty:
-            self._stream.write("\r")
-        self._last_progress = 0.0
-        self.say(f"  {label} … ready in {elapsed:.1f}s")
 
 
 class Stack:
