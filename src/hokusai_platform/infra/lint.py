@@ -274,7 +274,7 @@ def ssm_declared(configuration: Configuration) -> list[CheckResult]:
                     for d in configuration.in_directory(block.path.parent)
                     if d.type == "aws_ssm_parameter"
                 ):
-                    findings.append(_undeclared(block, reference, match.group(2)))
+                    findings.append(_undeclared(block, f"aws_ssm_parameter.{match.group(2)}"))
                 continue
             name = literal(reference)
             if name is None:
@@ -282,17 +282,17 @@ def ssm_declared(configuration: Configuration) -> list[CheckResult]:
             checked += 1
             name = name.split(":parameter", 1)[-1]
             if not any(p.fullmatch(name) for p in patterns):
-                findings.append(_undeclared(block, reference, name))
+                findings.append(_undeclared(block, name))
     return findings or _ok(
         SSM_DECLARED, configuration, f"{checked} valueFrom reference(s) are declared"
     )
 
 
-def _undeclared(block: Block, reference: str, name: str) -> CheckResult:
+def _undeclared(block: Block, name: str) -> CheckResult:
     return CheckResult.fail(
         SSM_DECLARED,
         block.location(re.escape(name)),
-        f"{block.address}: valueFrom {reference} names an SSM parameter declared nowhere "
+        f"{block.address}: valueFrom {name} names an SSM parameter declared nowhere "
         "here; the task will fail to start if it is missing",
         hint='declare it as a `resource` or `data "aws_ssm_parameter"` and reference its .arn',
     )

@@ -21,6 +21,7 @@ data "aws_subnets" "public" {
 }
 
 resource "aws_security_group" "alb" {
+  #checkov:skip=CKV_AWS_260:port 80 only answers with a redirect to HTTPS (aws_lb_listener.http)
   name        = "${local.name}-alb"
   description = "Registry ALB: HTTPS from anywhere, to the API tasks only"
   vpc_id      = data.aws_vpc.this.id
@@ -30,7 +31,7 @@ resource "aws_security_group" "alb" {
     from_port   = 443
     to_port     = 443
     protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"] #checkov:skip=CKV_AWS_260:not port 80; the registry is public by design
+    cidr_blocks = ["0.0.0.0/0"]
   }
 
   ingress {
@@ -120,6 +121,7 @@ resource "aws_security_group" "mlflow" {
 
 # Attached to the Redis the API uses (managed with the data stores): only the API reaches it.
 resource "aws_security_group" "redis" {
+  #checkov:skip=CKV2_AWS_5:attached to the Redis cluster by the data-store stack (output redis_security_group_id)
   name        = "${local.name}-redis"
   description = "Redis: reached only by the registry API"
   vpc_id      = data.aws_vpc.this.id

@@ -1,0 +1,311 @@
+"""deploy/terraform applied for real: the `terraform` binary against moto_server.
+
+One copy of the development root is applied once for the module; the tests after it read
+what exists, plan again, pin, and finally replay the outage (they run in this order).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from terraform_cli import ENVIRONMENTS, TREE, copy_tree, point_at_moto, terraform
+
+# Away from the regions other tests take from the front of the list.
+REGION = "us-west-2"
+REGISTRY_HOST = "registry.dev.hokus.ai"
+NO_CHANGES, CHANGES = 0, 2  # plan -detailed-exitcode
+
+
+@dataclass(frozen=True)
+class Applied:
+    tree: Path
+    root: Path
+    env: dict[str, str]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+
+def hokusai(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hokusai_platform", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def create_network_and_certificate() -> None:
+    """What the network stack and ACM provide: a VPC named hokusai-development, tiered subnets."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(
+        CidrBlock="10.0.0.0/16",
+        TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "hokusai-development"}]}
+        ],
+    )["Vpc"]["VpcId"]
+    for index, (tier, zone) in enumerate(
+        [("private", "a"), ("private", "b"), ("public", "a"), ("public", "b")]
+    ):
+        ec2.create_subnet(
+            VpcId=vpc,
+            CidrBlock=f"10.0.{index}.0/24",
+            AvailabilityZone=f"{REGION}{zone}",
+            TagSpecifications=[
+                {"ResourceType": "subnet", "Tags": [{"Key": "tier", "Value": tier}]}
+            ],
+        )
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, REGISTRY_HOST)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(REGISTRY_HOST)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    boto3.client("acm", region_name=REGION).import_certificate(
+        Certificate=certificate.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def applied(
+    moto_url: str, terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Applied]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (
+            ("AWS_ENDPOINT_URL", moto_url),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ):
+            patch.setenv(name, value)
+        create_network_and_certificate()
+        tree = copy_tree(tmp_path_factory.mktemp("applied") / "terraform")
+        root = tree / "environments" / "development"
+        point_at_moto(root, moto_url, REGION)
+        terraform(root, terraform_env, "init", "-input=false", "-no-color")
+        terraform(root, terraform_env, "apply", "-auto-approve", "-input=false", "-no-color")
+        yield Applied(tree, root, terraform_env)
+
+
+def plan(applied: Applied, out: Path) -> tuple[int, dict[str, Any]]:
+    """`plan -detailed-exitcode` and its JSON form (`terraform show -json`)."""
+    result = terraform(
+        applied.root,
+        applied.env,
+        "plan",
+        "-detailed-exitcode",
+        "-input=false",
+        "-no-color",
+        f"-out={out}",
+        codes=(NO_CHANGES, CHANGES),
+    )
+    shown = terraform(applied.root, applied.env, "show", "-json", str(out))
+    return result.returncode, json.loads(shown.stdout)
+
+
+def test_every_environment_is_formatted_and_valid(
+    terraform_env: dict[str, str], tmp_path: Path
+) -> None:
+    terraform(TREE, terraform_env, "fmt", "-check", "-recursive", "-diff", "-no-color")
+
+    def validate(environment: str) -> str:
+        root = copy_tree(tmp_path / environment) / "environments" / environment
+        terraform(root, terraform_env, "init", "-backend=false", "-input=false", "-no-color")
+        return terraform(root, terraform_env, "validate", "-no-color").stdout
+
+    with ThreadPoolExecutor(len(ENVIRONMENTS)) as pool:
+        for output in pool.map(validate, ENVIRONMENTS):
+            assert "The configuration is valid" in output
+
+
+def test_development_is_applied_with_every_service_registered(applied: Applied) -> None:
+    discovery = applied.client("servicediscovery")
+    [namespace] = [
+        n
+        for n in discovery.list_namespaces()["Namespaces"]
+        if n["Name"] == "hokusai-development.local"
+    ]
+    assert namespace["Type"] == "DNS_PRIVATE"
+    services = {
+        s["Name"]: discovery.get_service(Id=s["Id"])["Service"]
+        for s in discovery.list_services()["Services"]
+    }
+    for name in ("api", "mlflow"):
+        dns = services[name]["DnsConfig"]
+        assert dns["NamespaceId"] == namespace["Id"]
+        assert dns["RoutingPolicy"] == "MULTIVALUE"
+        assert dns["DnsRecords"] == [{"Type": "A", "TTL": 10}]
+        assert services[name]["HealthCheckCustomConfig"] == {"FailureThreshold": 1}
+
+    ecs = applied.client("ecs")
+    described = ecs.describe_services(
+        cluster="hokusai-development",
+        services=["hokusai-api-development", "hokusai-mlflow-development"],
+    )["services"]
+    registries = {s["serviceName"]: s["serviceRegistries"] for s in described}
+    assert registries == {
+        "hokusai-api-development": [{"registryArn": services["api"]["Arn"]}],
+        "hokusai-mlflow-development": [{"registryArn": services["mlflow"]["Arn"]}],
+    }
+    api = next(s for s in described if s["serviceName"] == "hokusai-api-development")
+    assert api["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
+
+    [container] = ecs.describe_task_definition(taskDefinition=api["taskDefinition"])[
+        "taskDefinition"
+    ]["containerDefinitions"]
+    assert container["name"] == "hokusai-api"
+    assert container["portMappings"][0]["containerPort"] == 8001
+    assert {e["name"]: e["value"] for e in container["environment"]} == {
+        "MLFLOW_SERVER_URL": "http://mlflow.hokusai-development.local:5000",
+        "MLFLOW_FALLBACK_URLS": "",
+        "HOKUSAI_HOST": "0.0.0.0",
+        "HOKUSAI_PORT": "8001",
+    }
+    [secret] = container["secrets"]
+    assert secret["name"] == "REDIS_HOST"
+    assert secret["valueFrom"].endswith(":parameter/hokusai/development/redis/endpoint")
+
+    parameter = applied.client("ssm").get_parameter(Name="/hokusai/development/redis/endpoint")
+    assert parameter["Parameter"]["Value"] == "hokusai-development.redis.internal:6379"
+
+    [group] = applied.client("elbv2").describe_target_groups(Names=["hokusai-development-api"])[
+        "TargetGroups"
+    ]
+    assert (group["Port"], group["TargetType"], group["HealthCheckPath"]) == (8001, "ip", "/health")
+
+
+def changed_attributes(shown: dict[str, Any]) -> dict[str, dict[str, tuple[Any, Any]]]:
+    """address => {attribute: (before, after)} for every resource the plan would change."""
+    changes = {}
+    for resource in shown["resource_changes"]:
+        change = resource["change"]
+        if change["actions"] == ["no-op"]:
+            continue
+        before, after = change["before"] or {}, change["after"] or {}
+        changes[resource["address"]] = {
+            key: (before.get(key), after.get(key))
+            for key in sorted(set(before) | set(after))
+            if before.get(key) != after.get(key) and key not in change["after_unknown"]
+        }
+    return changes
+
+
+def test_a_second_plan_changes_nothing_but_what_moto_does_not_store(
+    applied: Applied, tmp_path: Path
+) -> None:
+    """moto 5.2's CreateService drops healthCheckGracePeriodSeconds and
+    availabilityZoneRebalancing (only UpdateService keeps them), so the provider reads back
+    0 and "": those are the whole difference, and one more apply (an UpdateService) converges
+    to a plan with no changes at all."""
+    code, shown = plan(applied, tmp_path / "tfplan")
+
+    assert code == CHANGES
+    assert changed_attributes(shown) == {
+        "module.platform.module.api.aws_ecs_service.this": {
+            "availability_zone_rebalancing": ("", "DISABLED"),
+            "health_check_grace_period_seconds": (0, 120),
+        },
+        "module.platform.module.mlflow.aws_ecs_service.this": {
+            "availability_zone_rebalancing": ("", "DISABLED"),
+        },
+    }
+
+    terraform(applied.root, applied.env, "apply", "-input=false", "-no-color", f"{tmp_path}/tfplan")
+    code, shown = plan(applied, tmp_path / "tfplan")
+
+    assert (code, changed_attributes(shown)) == (NO_CHANGES, {})
+
+
+def test_a_pin_reaches_the_api_task_definition_and_unpin_restores_the_file(
+    applied: Applied, tmp_path: Path
+) -> None:
+    variables = applied.root / "terraform.tfvars"
+    before = variables.read_bytes()
+    root_option = f"--terraform-root={applied.tree}"
+
+    pinned = hokusai(
+        "endpoint",
+        "pin",
+        "mlflow",
+        "http://10.0.1.88:5000",
+        "--env",
+        "development",
+        "--reason",
+        "Cloud Map lost the API's registration",
+        root_option,
+    )
+    assert pinned.returncode == 0, pinned.stderr
+    assert f"terraform -chdir={applied.root} apply" in pinned.stdout
+
+    code, shown = plan(applied, tmp_path / "tfplan")
+    [task] = [
+        r
+        for r in shown["resource_changes"]
+        if r["address"] == "module.platform.module.api.aws_ecs_task_definition.this"
+    ]
+    [container] = json.loads(task["change"]["after"]["container_definitions"])
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert code == CHANGES
+    assert environment["MLFLOW_FALLBACK_URLS"] == "http://10.0.1.88:5000"
+    assert environment["MLFLOW_SERVER_URL"] == "http://mlflow.hokusai-development.local:5000"
+
+    unpinned = hokusai("endpoint", "unpin", "mlflow", "--env", "development", root_option)
+    assert unpinned.returncode == 0, unpinned.stderr
+    assert variables.read_bytes() == before
+
+
+def test_drift_replay_a_service_recreated_without_registries_is_caught(
+    applied: Applied, tmp_path: Path
+) -> None:
+    """The outage: the API service deleted and recreated by hand with `serviceRegistries: []`."""
+    ecs = applied.client("ecs")
+    cluster, name = "hokusai-development", "hokusai-api-development"
+    [service] = ecs.describe_services(cluster=cluster, services=[name])["services"]
+    ecs.delete_service(cluster=cluster, service=name, force=True)
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=service["taskDefinition"],
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration=service["networkConfiguration"],
+        loadBalancers=service["loadBalancers"],
+        serviceRegistries=[],
+    )
+
+    code, shown = plan(applied, tmp_path / "tfplan")
+    plan_json = tmp_path / "plan.json"
+    plan_json.write_text(json.dumps(shown))
+    # The committed tree: the applied copy has the test's local-backend override.
+    linted = hokusai("infra", "lint", str(TREE), "--plan", str(plan_json))
+
+    assert code == CHANGES
+    assert linted.returncode == 1, linted.stdout + linted.stderr
+    [failure] = [line for line in linted.stdout.splitlines() if line.lstrip().startswith("FAIL")]
+    assert "plan.service-registries" in failure
+    assert f"{name} (module.platform.module.api.aws_ecs_service.this) lost its service" in failure
