@@ -68,16 +68,20 @@ def summary(results: Sequence[CheckResult]) -> str:
     return ", ".join(parts) or "no checks ran"
 
 
-def render_json(results: Sequence[CheckResult]) -> str:
-    document = {
+def render_json(results: Sequence[CheckResult], elapsed: float | None = None) -> str:
+    document: dict[str, object] = {
         "results": [result.to_json() for result in results],
         "summary": {status: sum(r.status == status for r in results) for status in STATUSES},
     }
+    if elapsed is not None:
+        document["elapsed_seconds"] = round(elapsed, 3)
     return json.dumps(document, indent=2)
 
 
 def render_table(
-    results: Sequence[CheckResult], group: Callable[[CheckResult], str] | None = None
+    results: Sequence[CheckResult],
+    group: Callable[[CheckResult], str] | None = None,
+    elapsed: float | None = None,
 ) -> str:
     """One line per result (evidence continues indented), under a heading per group."""
     width = min(max((len(r.subject) for r in results), default=0), _SUBJECT_WIDTH)
@@ -98,5 +102,5 @@ def render_table(
         if result.hint and result.status in ("warn", "fail"):
             lines.append(f"{indent}fix: {result.hint}")
     lines.append("")
-    lines.append(summary(results))
+    lines.append(summary(results) + (f" in {elapsed:.1f} s" if elapsed is not None else ""))
     return "\n".join(lines)

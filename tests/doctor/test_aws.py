@@ -12,8 +12,9 @@ from aws_environment import MotoEnvironment
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor import ecs
 from hokusai_platform.doctor.catalog import diagnose
-from hokusai_platform.doctor.expectations import Expectations, Pin
+from hokusai_platform.doctor.expectations import Expectations
 from hokusai_platform.doctor.session import open_context
+from hokusai_platform.infra.pin import Pin
 
 
 def run(environment: MotoEnvironment, layers: set[str] | None = None) -> list[CheckResult]:
@@ -169,15 +170,13 @@ def test_a_pinned_fallback_warns_with_its_age_and_reason(moto_environment: MotoE
     moto_environment.client("ecs").update_service(
         cluster=moto_environment.cluster, service=expected.ecs_service, taskDefinition=arn
     )
-    pinned = Pin(url, "Cloud Map outage", datetime.now(UTC) - timedelta(days=3))
-    moto_environment.expectations = dataclasses.replace(
-        moto_environment.expectations, pins=(pinned,)
-    )
+    pinned = Pin(url, "Cloud Map outage", datetime.now(UTC).date() - timedelta(days=3))
+    moto_environment.expectations = dataclasses.replace(moto_environment.expectations, pin=pinned)
 
     result = only(run(moto_environment), "aws.taskdef.endpoints", "hokusai-api-development")
 
     assert result.status == "warn"
-    assert "pinned 3 days ago" in result.evidence
+    assert "pinned 3 day(s) ago" in result.evidence
     assert "Cloud Map outage" in result.evidence
 
 

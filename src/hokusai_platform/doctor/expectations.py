@@ -8,16 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
-
-@dataclass(frozen=True)
-class Pin:
-    """A fallback pinned with `hokusai endpoint pin`: the old direct-IP workaround, on record."""
-
-    url: str
-    reason: str
-    since: datetime
+from hokusai_platform.infra.pin import Pin
 
 
 @dataclass(frozen=True)
@@ -39,7 +31,8 @@ class Expectations:
     region: str | None = None
     cluster: str | None = None
     registry_host: str | None = None
-    pins: tuple[Pin, ...] = ()
+    # The fallback `hokusai endpoint pin` recorded in the environment's variables, if any.
+    pin: Pin | None = None
 
     def discovery_name(self, service: ServiceExpectation) -> str:
         return f"{service.name}.{self.namespace}"

@@ -109,6 +109,19 @@ def exit_code(results: Sequence[CheckResult]) -> int:
     return 2 if "fail" in statuses else 1 if "warn" in statuses else 0
 
 
+def render(results: Sequence[CheckResult], elapsed: float, as_json: bool) -> str:
+    if as_json:
+        return render_json(results, elapsed)
+    return render_table(results, layer, elapsed)
+
+
+def run_once(options: Options, chosen: Target) -> tuple[list[CheckResult], float]:
+    """One run of the selected checks, and how long it took."""
+    started = time.monotonic()
+    results = asyncio.run(_run_once(options, chosen))
+    return results, time.monotonic() - started
+
+
 async def _run_once(options: Options, chosen: Target) -> list[CheckResult]:
     async with open_context(
         chosen.expectations,
@@ -128,8 +141,8 @@ def main(options: Options) -> int:
     else:
         chosen = environment_target(options, servers)
     if options.watch is None:
-        results = asyncio.run(_run_once(options, chosen))
-        click.echo(render_json(results) if options.as_json else render_table(results, layer))
+        results, elapsed = run_once(options, chosen)
+        click.echo(render(results, elapsed, options.as_json))
         return exit_code(results)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
         watch(options, chosen, options.watch)
@@ -138,11 +151,11 @@ def main(options: Options) -> int:
 
 def watch(options: Options, chosen: Target, seconds: float) -> None:
     """The first run in full, then only what changed, one line (or JSON object) each."""
-    results = asyncio.run(_run_once(options, chosen))
-    click.echo(render_json(results) if options.as_json else render_table(results, layer))
+    results, elapsed = run_once(options, chosen)
+    click.echo(render(results, elapsed, options.as_json))
     while True:
         time.sleep(seconds)
-        latest = asyncio.run(_run_once(options, chosen))
+        latest, _ = run_once(options, chosen)
         for change in watching.changes(results, latest):
             if options.as_json:
                 click.echo(json.dumps(change.to_json()))

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor import ecs
 from hokusai_platform.doctor.context import Context
-from hokusai_platform.doctor.humanize import duration
 
 # Variables holding where a service finds another one (the recommendations' Phase 3).
 ENDPOINT_SUFFIXES = ("_URL", "_URI", "_HOST", "_ENDPOINT")
@@ -84,16 +83,14 @@ async def endpoints(context: Context) -> list[CheckResult]:
 
 
 def _pin_warning(context: Context, service: str, value: str, now: datetime) -> CheckResult:
-    urls = [url.strip() for url in value.split(",") if url.strip()]
-    records = {pin.url: pin for pin in context.expectations.pins}
+    record = context.expectations.pin
     described = []
-    for url in urls:
-        pin = records.get(url)
-        if pin is None:
+    for url in (url.strip() for url in value.split(",") if url.strip()):
+        if record is None or record.url != url:
             described.append(f"{url} (no pin record: age and reason unknown)")
         else:
-            age = duration((now - pin.since).total_seconds())
-            described.append(f"{url} pinned {age} ago ({pin.since:%Y-%m-%d}): {pin.reason}")
+            age = (now.date() - record.since).days
+            described.append(f"{url} pinned {age} day(s) ago ({record.since}): {record.reason}")
     return CheckResult.warn(
         "aws.taskdef.endpoints",
         service,

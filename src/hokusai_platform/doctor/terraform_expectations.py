@@ -2,18 +2,20 @@
 
 The platform module's outputs (`namespace`, `cluster_name`, `ecs_services`) name what must
 exist; the module calls behind `ecs_services` give each service's port, log group and target
-group; the platform's variables give the registry host, the region and any pinned fallback.
+group; the platform's variables give the registry host and the region; terraform.tfvars holds any
+fallback pinned with `hokusai endpoint pin`.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hokusai_platform.doctor.expectations import Expectations, Pin, ServiceExpectation
+from hokusai_platform.doctor.expectations import Expectations, ServiceExpectation
 from hokusai_platform.doctor.terraform_values import Module, Unknown
+from hokusai_platform.infra import pin
+from hokusai_platform.infra.hcl import HclError
 
 _MODULE_REFERENCE = re.compile(r"^\$\{module\.(\w+)\.")
 
@@ -74,19 +76,6 @@ def _service(platform: Module, name: str, raw: Any) -> ServiceExpectation:
     )
 
 
-def _pins(record: Any) -> tuple[Pin, ...]:
-    """The `mlflow_pin` that `hokusai endpoint pin` writes: {url, reason, since}."""
-    if not isinstance(record, dict) or not record.get("url"):
-        return ()
-    try:
-        since = datetime.fromisoformat(str(record.get("since")))
-    except ValueError:
-        raise ExpectationError(f"mlflow_pin.since {record.get('since')!r} is not a date") from None
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return (Pin(str(record["url"]), str(record.get("reason", "")), since),)
-
-
 def load(directory: Path) -> Expectations:
     root = Module(directory)
     try:
@@ -99,7 +88,9 @@ def load(directory: Path) -> Expectations:
             services=tuple(_service(platform, name, raw) for name, raw in services.items()),
             region=platform.variables.get("region"),
             registry_host=platform.variables.get("registry_host"),
-            pins=_pins(root.variables.get("mlflow_pin")),
+            pin=pin.read(directory / pin.VARIABLES_FILE),
         )
     except Unknown as exc:
         raise ExpectationError(f"{directory}: cannot evaluate {exc} statically") from None
+    except (HclError, pin.PinError) as exc:
+        raise ExpectationError(str(exc)) from None

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import hcl2
+from hokusai_platform.infra import hcl
 
 Value = Any
 
@@ -29,10 +29,6 @@ _RESOURCE = re.compile(r'^([a-z0-9_]+)\.(\w+)(?:\["([^"]+)"\])?\.(\w+)$')
 _JOIN = re.compile(r'^join\("([^"]*)",\s*(.+)\)$')
 
 
-def _unquote(name: str) -> str:
-    return name.strip('"')
-
-
 class Module:
     """One module directory evaluated with its inputs (for the root: its tfvars)."""
 
@@ -40,18 +36,22 @@ class Module:
         self.directory = directory
         self._inputs = inputs
         self._each: dict[str, Value] = {}
+        self._modules: dict[str, Module] = {}
 
     @cached_property
-    def blocks(self) -> dict[str, list[dict[str, Any]]]:
-        merged: dict[str, list[dict[str, Any]]] = {}
-        for path in sorted(self.directory.glob("*.tf")):
-            with path.open() as source:
-                for kind, entries in hcl2.load(source).items():
-                    merged.setdefault(kind, []).extend(entries)
-        return merged
+    def configuration(self) -> hcl.Configuration:
+        return hcl.load(self.directory)
+
+    def _blocks(self, kind: str) -> list[hcl.Block]:
+        return [
+            block
+            for block in self.configuration.of_kind(kind)
+            if block.path.parent == self.directory
+        ]
 
     def named(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {_unquote(k): v for entry in self.blocks.get(kind, []) for k, v in entry.items()}
+        """Blocks of one kind (`module`, `variable`, `output`) by their label."""
+        return {block.labels[0]: block.body for block in self._blocks(kind)}
 
     @cached_property
     def variables(self) -> dict[str, Value]:
@@ -59,14 +59,10 @@ class Module:
         for name, block in self.named("variable").items():
             if "default" in block:
                 values[name] = self._literal(block["default"])
-        if self._inputs is None:  # the root module: its tfvars
-            for path in (
-                self.directory / "terraform.tfvars",
-                *self.directory.glob("*.auto.tfvars"),
-            ):
-                if path.is_file():
-                    with path.open() as source:
-                        values.update({k: self._literal(v) for k, v in hcl2.load(source).items()})
+        if self._inputs is None:  # the root module: the tfvars Terraform reads by itself
+            for file in self.configuration.variables_files:
+                if file.path.name == "terraform.tfvars" or file.path.name.endswith(".auto.tfvars"):
+                    values.update({k: self._literal(v) for k, v in file.values.items()})
         else:
             values.update(self._inputs)
         return values
@@ -78,6 +74,11 @@ class Module:
             return None
 
     def module(self, name: str) -> Module:
+        if name not in self._modules:
+            self._modules[name] = self._instantiate(name)
+        return self._modules[name]
+
+    def _instantiate(self, name: str) -> Module:
         call = self.named("module").get(name)
         if call is None:
             raise Unknown(f"module.{name}")
@@ -101,13 +102,8 @@ class Module:
 
     def argument(self, kind: str, name: str, key: str | None, attribute: str) -> Value:
         """A resource's configured argument, with `each.key` bound for a `for_each` instance."""
-        blocks = [
-            instances[f'"{name}"']
-            for entry in self.blocks.get("resource", [])
-            for type_key, instances in entry.items()
-            if _unquote(type_key) == kind and f'"{name}"' in instances
-        ]
-        block = blocks[0] if blocks else None
+        bodies = [b.body for b in self._blocks("resource") if b.labels == (kind, name)]
+        block = bodies[0] if bodies else None
         if block is None or attribute not in block:
             raise Unknown(f"{kind}.{name}.{attribute}")
         saved, self._each = self._each, {"key": key, "value": key} if key is not None else {}
@@ -146,9 +142,9 @@ class Module:
             if scope == "var" and name in self.variables and self.variables[name] is not None:
                 return self.variables[name]
             if scope == "local":
-                for entry in self.blocks.get("locals", []):
-                    if name in entry:
-                        return self.evaluate(entry[name])
+                for block in self._blocks("locals"):
+                    if name in block.body:
+                        return self.evaluate(block.body[name])
             if scope == "each" and name in self._each:
                 return self._each[name]
             raise Unknown(text)
