@@ -105,6 +105,15 @@ def _status_kib(pid: int, field: str) -> int:
     raise RuntimeError(f"/proc/{pid}/status has no {field}")
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _reset_peak(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # "5" resets VmHWM to the current RSS
 
@@ -113,6 +122,7 @@ def main() -> None:
     args = _arguments()
     size = args.size_mib * MIB
     seconds: dict[str, list[float]] = {}
+    gateway_cpu: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as scratch, ExitStack() as stack:
         root = Path(scratch)
         mlflow_port, gateway_port = free_port(), free_port()
@@ -139,9 +149,14 @@ def main() -> None:
             for direction, transfer in (("upload", upload), ("download", download)):
                 for route, (base, prefix) in routes.items():
                     path = f"{prefix}/{route}.bin"
+                    cpu_before = _cpu_seconds(workers)
                     seconds.setdefault(f"{direction} {route}", []).append(
                         transfer(base, path, size)
                     )
+                    if route == "gateway":
+                        gateway_cpu.setdefault(direction, []).append(
+                            _cpu_seconds(workers) - cpu_before
+                        )
             for base, prefix in routes.values():
                 for route in routes:
                     delete(base, f"{prefix}/{route}.bin")
@@ -150,6 +165,9 @@ def main() -> None:
     print(f"\n{'transfer':<20}{'MiB/s':>10}{'seconds':>10}")
     for label, values in seconds.items():
         print(f"{label:<20}{args.size_mib / median(values):>10.0f}{median(values):>10.2f}")
+    for direction in ("upload", "download"):
+        cpu_per_gib = median(gateway_cpu[direction]) / (size / (1024 * MIB))
+        print(f"{direction}: gateway workers used {cpu_per_gib:.2f} CPU seconds per GiB")
     for direction in ("upload", "download"):
         ratio = median(seconds[f"{direction} direct"]) / median(seconds[f"{direction} gateway"])
         verdict = "met" if ratio >= THROUGHPUT_RATIO_TARGET else "MISSED"

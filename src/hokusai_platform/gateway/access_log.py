@@ -2,7 +2,7 @@
 
 With the standard log configuration the line is written here directly, byte for byte what
 the logging module would write: its per-record machinery (LogRecord, handler lock, filters)
-cost more than a third of the gateway's own time per proxied request (BENCHMARKS.md).
+cost about a fifth of the gateway's CPU time per proxied request (BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
-from aiohttp import HttpVersion11, web
+from aiohttp import HttpVersion11, StreamReader, web
 from multidict import CIMultiDict
 
 from hokusai_platform.discovery.endpoint import Endpoint
@@ -56,6 +56,18 @@ def _is_small(upstream: UpstreamResponse, method: str) -> bool:
     """An answer read whole and sent with one write."""
     length = upstream.header(b"content-length")
     return length is not None and int(length) <= BUFFER_LIMIT and method != "HEAD"
+
+
+async def _collect(content: StreamReader, limit: int) -> bytes | None:
+    """The whole body (read() returns only what has arrived), or None past `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class UpstreamFailure(Exception):
@@ -110,8 +122,8 @@ class MlflowProxy:
             ):
                 await request.writer.write(_CONTINUE)
             if content_length is None and not _is_streamed_route(target):
-                body = await request.content.read(CHUNKED_JSON_LIMIT + 1)
-                if len(body) > CHUNKED_JSON_LIMIT:
+                body = await _collect(request.content, CHUNKED_JSON_LIMIT)
+                if body is None:
                     return errors.json_error(
                         413, errors.REQUEST_TOO_LARGE, "chunked JSON body exceeds 16 MiB"
                     )

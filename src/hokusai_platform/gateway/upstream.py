@@ -225,7 +225,11 @@ class UpstreamResponse:
         return None
 
     async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self.iter_chunks()])
+        chunks = []
+        while chunk := await self._conn.next_chunk(self._client.read_timeout):
+            chunks.append(chunk)
+        self._release()
+        return b"".join(chunks)
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         while chunk := await self._conn.next_chunk(self._client.read_timeout):
