@@ -15,6 +15,7 @@ import pytest
 from processes import MLFLOW_START_TIMEOUT, executable, free_port
 
 from hokusai_platform.discovery.control import call
+from hokusai_platform.stack.leftovers import stop_leftovers
 from hokusai_platform.stack.supervisor import group_members
 
 # Without network, the MLflow client's telemetry thread gives up and unsets an environment
@@ -141,3 +142,4 @@ def start_up(tmp_path: Path) -> Iterator[Any]:
     yield start
     for up in started:
         up.stop()
+        stop_leftovers(up.data_dir / "stack.json", up.data_dir)  # after a failed test, too

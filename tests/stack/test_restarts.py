@@ -34,6 +34,7 @@ def _spec(
         probe=probe,
         grace_seconds=grace,
         log=tmp_path / "logs" / "worker.log",
+        home=tmp_path,
     )
 
 

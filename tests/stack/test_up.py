@@ -15,6 +15,8 @@ import pytest
 from conftest import Up, assert_nothing_left
 from processes import MLFLOW_START_TIMEOUT, executable
 
+from hokusai_platform.stack.supervisor import group_members
+
 
 def _log_run(client: mlflow.MlflowClient) -> str:
     experiment_id = client.create_experiment("stack-survives-restarts")
@@ -75,6 +77,20 @@ def test_up_serves_mlflow_through_the_gateway_and_keeps_data_across_restarts(
     assert second.stop(signal.SIGINT) == 0
     assert_nothing_left(second, groups)
     assert "stopped; data kept in" in second.text
+
+
+def test_services_left_by_a_killed_up_are_stopped_by_the_next_one(start_up: Any) -> None:
+    first: Up = start_up()
+    first.wait_ready()
+    groups = _groups(first)
+    first.process.kill()  # SIGKILL: it cannot stop its services
+    first.process.wait(5)
+    assert all(group_members(group) for group in groups)
+
+    second: Up = start_up(first.data_dir, first.ports)
+    second.wait_ready()
+    assert "stopped 3 service(s) left running by an `up` that did not exit cleanly" in second.text
+    assert [group_members(group) for group in groups] == [[], [], []]
 
 
 def test_a_service_that_cannot_start_stops_the_stack_and_says_why(

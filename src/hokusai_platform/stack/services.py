@@ -39,6 +39,7 @@ class ServiceSpec:
     probe: Probe
     grace_seconds: float
     log: Path
+    home: Path  # the working directory: the data dir, which marks the process as the stack's
     env: Mapping[str, str] = field(default_factory=dict)
     files: Mapping[Path, str] = field(default_factory=dict)  # written before each start
 
@@ -123,6 +124,7 @@ def mlflow(config: StackConfig) -> ServiceSpec:
         probe=http_probe(f"http://{LOOPBACK}:{port}/health"),
         grace_seconds=120,
         log=config.log_file("mlflow"),
+        home=config.data_dir.resolve(),
     )
 
 
@@ -159,6 +161,7 @@ def redis(config: StackConfig, executable: str) -> ServiceSpec:
         probe=redis_probe(port),
         grace_seconds=30,
         log=config.log_file("redis"),
+        home=config.data_dir.resolve(),
         files={directory / "redis.conf": "".join(f"{k} {v}\n" for k, v in settings.items())},
     )
 
@@ -186,4 +189,5 @@ def gateway(
         probe=http_probe(f"http://{LOOPBACK}:{port}/health/live"),
         grace_seconds=30,
         log=config.log_file("api"),
+        home=config.data_dir.resolve(),
     )

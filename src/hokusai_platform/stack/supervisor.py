@@ -128,6 +128,7 @@ class Supervisor:
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 env={**os.environ, **self.spec.env},
+                cwd=self.spec.home,
                 start_new_session=True,
             )
         self._exited = asyncio.create_task(self._process.wait())

@@ -21,6 +21,7 @@ from hokusai_platform.discovery.registry import Registry
 from hokusai_platform.settings import database_url
 from hokusai_platform.stack import render, services
 from hokusai_platform.stack.config import StackConfig
+from hokusai_platform.stack.leftovers import stop_leftovers
 from hokusai_platform.stack.local_key import ensure_local_key
 from hokusai_platform.stack.ports import ensure_free
 from hokusai_platform.stack.render import Console
@@ -195,7 +196,13 @@ def run(config: StackConfig, stream: TextIO = sys.stdout) -> None:
     lock = StackLock(config.lock_file)
     lock.acquire()
     try:
-        stack = Stack(config, Console(stream))
+        console = Console(stream)
+        if left := stop_leftovers(config.state_file, config.data_dir):
+            console.say(
+                f"stopped {len(left)} service(s) left running by an `up` that did not exit "
+                f"cleanly (process groups {', '.join(map(str, left))})"
+            )
+        stack = Stack(config, console)
         stack.check_ports()
         if not stack.has_redis:
             stack.console.say(
