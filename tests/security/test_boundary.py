@@ -256,6 +256,23 @@ def test_a_slow_client_is_disconnected(gateway: str) -> None:
     assert time.monotonic() - started < 6, "the client timeout (2 s) bounds a slow header"
 
 
+def test_a_stalled_body_is_disconnected(gateway: str, keys: Keys) -> None:
+    parts = urlsplit(gateway)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/mlflow/api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer " + keys.write.encode() + b"\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"run_id": '
+        )
+        started = time.monotonic()
+        try:
+            remainder = sock.recv(1024)
+        except OSError:
+            remainder = b""
+    assert remainder == b""
+    assert 2 <= time.monotonic() - started < 5, "the client timeout (2 s) bounds a stalled body"
+
+
 def test_every_authenticated_request_leaves_one_audit_line(
     guarded_echo: tuple[str, Path], keys: Keys
 ) -> None:

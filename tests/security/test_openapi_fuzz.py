@@ -24,14 +24,18 @@ def test_no_operation_of_the_gateway_answers_5xx(
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+            max_examples=40,
+            derandomize=True,  # the same examples on every run: a failure can be replayed
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
         )
         def no_server_error(case: schemathesis.Case) -> None:
             for headers in credentials:
                 response = case.call(headers=headers)
                 case.validate_response(response, checks=[not_a_server_error])
-                assert response.status_code < 500, (case.path, response.text)
+                assert response.status_code < 500, (case.method, case.path, response.text)
 
         no_server_error()
     assert "POST /api/mlflow/{path}" in fuzzed and "GET /health" in fuzzed
-    assert len(echo.received) - before > 100, "the fuzzed requests with a key reached the proxy"
+    assert len(echo.received) - before > 20, "the fuzzed requests with a key reached the proxy"

@@ -3,13 +3,18 @@
 Requests that never reach the gateway's handler (a header line over the size limit, CRLF
 inside a header, a malformed request line) are answered by aiohttp's protocol handler in
 plain text; here they get the same JSON shape as every other error. Headers are bounded in
-size and count, and a connection that does not finish sending a request within the client
-timeout (a slowloris) is closed; the same timeout closes idle keep-alive connections.
+size and count. A slow client cannot hold a connection (and, through it, one of MLflow's
+workers): a request whose headers do not arrive within the client timeout is dropped (this
+also closes idle keep-alive connections), and so is a request whose body stalls that long,
+unless the gateway itself stopped reading because MLflow is slow to take the body.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
@@ -18,11 +23,49 @@ from aiohttp.web_protocol import RequestHandler
 from hokusai_platform.gateway import errors
 from hokusai_platform.settings import Settings
 
+log = logging.getLogger("hokusai.protocol")
+
 MAX_HEADERS = 100
 HEADERS_TOO_LARGE = "REQUEST_HEADER_FIELDS_TOO_LARGE"
 
 
 class JSONErrorRequestHandler(RequestHandler):
+    def __init__(self, manager: web.Server, *, body_timeout: float, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._body_timeout = body_timeout
+        self._last_data = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._last_data = self._loop.time()
+        self._watchdog = self._loop.call_later(self._body_timeout / 2, self._check_body)
+
+    def data_received(self, data: bytes) -> None:
+        self._last_data = self._loop.time()
+        super().data_received(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        super().connection_lost(exc)
+
+    def _check_body(self) -> None:
+        now = self._loop.time()
+        if self._reading_paused:  # back-pressure from MLflow, not a slow client
+            self._last_data = now
+        request = self._current_request
+        if (
+            request is not None
+            and not request.content.is_eof()
+            and now - self._last_data > self._body_timeout
+            and self.transport is not None
+        ):
+            log.warning("request body stalled; connection closed", extra={"path": request.path})
+            self.transport.close()
+            return
+        self._watchdog = self._loop.call_later(self._body_timeout / 2, self._check_body)
+
     def handle_error(
         self,
         request: web.BaseRequest,
@@ -44,10 +87,22 @@ class JSONErrorRequestHandler(RequestHandler):
 
 
 class Server(web.Server):
-    """aiohttp's low-level server, with JSON protocol errors."""
+    """aiohttp's low-level server, with JSON protocol errors and a stalled-body timeout."""
+
+    def __init__(
+        self,
+        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+        *,
+        body_timeout: float,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self._body_timeout = body_timeout
 
     def __call__(self) -> RequestHandler:
-        return JSONErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+        return JSONErrorRequestHandler(
+            self, loop=self._loop, body_timeout=self._body_timeout, **self._kwargs
+        )
 
 
 def server(
@@ -60,4 +115,5 @@ def server(
         max_field_size=settings.max_header_bytes,
         max_headers=MAX_HEADERS,
         keepalive_timeout=settings.client_timeout,
+        body_timeout=settings.client_timeout,
     )
