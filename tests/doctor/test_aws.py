@@ -235,3 +235,20 @@ def test_a_failing_service_brings_its_last_error_lines(moto_environment: MotoEnv
     assert "ERROR cannot resolve mlflow.hokusai-development.local" in logs.evidence
     assert "INFO started" not in logs.evidence
     assert not [r for r in results if r.id == "logs.errors" and "mlflow" in r.subject]
+
+
+def test_a_target_group_on_another_port_fails(expectations: Expectations, region: str) -> None:
+    [api] = [s for s in expectations.services if s.name == "api"]
+    wrong = dataclasses.replace(api, port=8080)  # what a hand-made target group would use
+    environment = MotoEnvironment(expectations, region)
+    environment.expectations = dataclasses.replace(
+        expectations, services=tuple(wrong if s is api else s for s in expectations.services)
+    )
+    environment.create()
+    environment.expectations = expectations
+
+    result = only(run(environment), "aws.elb.targets", "hokusai-development-api")
+
+    assert result.status == "fail"
+    assert "forwards to port 8080" in result.evidence
+    assert "listens on 8001" in result.evidence

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.aws_api import ApiError, error_code
@@ -10,14 +11,15 @@ from hokusai_platform.doctor.cloudmap import APPLY_HINT
 from hokusai_platform.doctor.context import Context
 
 
-async def target_group_arn(context: Context, name: str) -> str | None:
+async def target_group(context: Context, name: str) -> dict[str, Any] | None:
     try:
         answer = await context.aws_api().call("elbv2", "describe_target_groups", Names=[name])
     except ApiError as exc:
         if error_code(exc) == "TargetGroupNotFound":
             return None
         raise
-    return str(answer["TargetGroups"][0]["TargetGroupArn"])
+    found: dict[str, Any] = answer["TargetGroups"][0]
+    return found
 
 
 async def targets(context: Context) -> list[CheckResult]:
@@ -25,8 +27,8 @@ async def targets(context: Context) -> list[CheckResult]:
     for expected in context.expectations.services:
         if expected.target_group is None:
             continue
-        arn = await target_group_arn(context, expected.target_group)
-        if arn is None:
+        group = await target_group(context, expected.target_group)
+        if group is None:
             results.append(
                 CheckResult.fail(
                     "aws.elb.targets",
@@ -36,7 +38,20 @@ async def targets(context: Context) -> list[CheckResult]:
                 )
             )
             continue
-        answer = await context.aws_api().call("elbv2", "describe_target_health", TargetGroupArn=arn)
+        if group["Port"] != expected.port:
+            results.append(
+                CheckResult.fail(
+                    "aws.elb.targets",
+                    expected.target_group,
+                    f"forwards to port {group['Port']}, {expected.ecs_service} listens on "
+                    f"{expected.port}",
+                    hint=APPLY_HINT,
+                )
+            )
+            continue
+        answer = await context.aws_api().call(
+            "elbv2", "describe_target_health", TargetGroupArn=group["TargetGroupArn"]
+        )
         states = Counter(
             description["TargetHealth"]["State"]
             for description in answer["TargetHealthDescriptions"]

@@ -64,8 +64,9 @@ async def _tagged_resources(context: Context) -> dict[str, list[dict[str, str]]]
                 context, registry["Arn"]
             )
         if expected.target_group is not None:
-            arn = await load_balancer.target_group_arn(context, expected.target_group)
-            if arn is not None:
+            group = await load_balancer.target_group(context, expected.target_group)
+            if group is not None:
+                arn = group["TargetGroupArn"]
                 answer = await api.call("elbv2", "describe_tags", ResourceArns=[arn])
                 found[f"target group {expected.target_group}"] = answer["TagDescriptions"][0][
                     "Tags"
