@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 from collections.abc import Iterator
@@ -14,6 +15,10 @@ from processes import (
     start_redis,
     wait_for_http,
 )
+
+# No network here: the MLflow client's telemetry thread fails and, racing a request, removes
+# an environment variable that request still reads. Off for every test and every child process.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
 
 @pytest.fixture(scope="session")

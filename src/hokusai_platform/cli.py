@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from hokusai_platform import __version__
-from hokusai_platform.discovery.cli import discovery
-from hokusai_platform.doctor.command import doctor
-from hokusai_platform.infra.cli import endpoint, infra
-from hokusai_platform.keys.cli import keys
 from hokusai_platform.settings import ConfigError
-from hokusai_platform.stack.commands import down, status, up
+
+# Each command's module is imported only when that command runs: a command pays for its own
+# dependencies (SQLAlchemy, boto3, dnspython...) and no other's, and `serve` can prepare the
+# shared metrics directory before any metric exists.
+LAZY_COMMANDS = {
+    "up": "hokusai_platform.stack.commands:up",
+    "status": "hokusai_platform.stack.commands:status",
+    "down": "hokusai_platform.stack.commands:down",
+    "keys": "hokusai_platform.keys.cli:keys",
+    "discovery": "hokusai_platform.discovery.cli:discovery",
+    "doctor": "hokusai_platform.doctor.command:doctor",
+    "infra": "hokusai_platform.infra.cli:infra",
+    "endpoint": "hokusai_platform.infra.cli:endpoint",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = LAZY_COMMANDS[cmd_name].split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hokusai")
 def cli() -> None:
     """Hokusai registry platform: the MLflow gateway and the tools that keep it reachable."""
@@ -110,10 +132,6 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
         raise click.ClickException(str(exc)) from None
     finally:
         metrics.remove_multiprocess_dir(metrics_dir)
-
-
-for command in (up, status, down, keys, discovery, doctor, infra, endpoint):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -17,11 +16,6 @@ from processes import MLFLOW_START_TIMEOUT, executable, free_port
 from hokusai_platform.discovery.control import call
 from hokusai_platform.stack.leftovers import stop_leftovers
 from hokusai_platform.stack.supervisor import group_members
-
-# Without network, the MLflow client's telemetry thread gives up and unsets an environment
-# variable while `requests` iterates os.environ: a KeyError in whichever client call runs then.
-# Set before the test modules import mlflow (it decides at import).
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 @dataclass
