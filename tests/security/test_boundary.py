@@ -172,6 +172,24 @@ def test_oversized_bodies_get_413_before_they_are_read(
     assert_error(body, "REQUEST_TOO_LARGE")
 
 
+def test_a_chunked_upload_is_cut_off_at_the_artifact_limit(gateway: str, keys: Keys) -> None:
+    parts = urlsplit(gateway)
+    chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+    sent = 0
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(
+            b"PUT /api/mlflow/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/big.bin HTTP/1.1"
+            b"\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + keys.write.encode() + b"\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        with pytest.raises(OSError):  # the gateway hangs up
+            for _ in range(64):  # 4 MiB, against a limit of 1 MiB
+                sock.sendall(chunk)
+                sent += 65536
+                time.sleep(0.01)
+    assert sent < 3 * 1024 * 1024
+
+
 def test_bodies_within_the_limits_pass(gateway: str, keys: Keys, echo: EchoUpstream) -> None:
     body = json.dumps({"run_id": "r", "metrics": [], "pad": "x" * 60000}).encode()
     status, _, _ = request(

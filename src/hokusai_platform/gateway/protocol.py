@@ -6,7 +6,8 @@ plain text; here they get the same JSON shape as every other error. Headers are 
 size and count. A slow client cannot hold a connection (and, through it, one of MLflow's
 workers): a request whose headers do not arrive within the client timeout is dropped (this
 also closes idle keep-alive connections), and so is a request whose body stalls that long,
-unless the gateway itself stopped reading because MLflow is slow to take the body.
+unless the gateway itself stopped reading because MLflow is slow to take the body. A body
+that grows past the largest allowed size (a chunked upload declares none) is cut off.
 """
 
 from __future__ import annotations
@@ -30,9 +31,14 @@ HEADERS_TOO_LARGE = "REQUEST_HEADER_FIELDS_TOO_LARGE"
 
 
 class JSONErrorRequestHandler(RequestHandler):
-    def __init__(self, manager: web.Server, *, body_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self, manager: web.Server, *, body_timeout: float, max_body_bytes: int, **kwargs: Any
+    ) -> None:
         super().__init__(manager, **kwargs)
         self._body_timeout = body_timeout
+        self._max_body_bytes = max_body_bytes
+        self._counted: web.BaseRequest | None = None
+        self._body_bytes = 0
         self._last_data = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
 
@@ -43,6 +49,16 @@ class JSONErrorRequestHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         self._last_data = self._loop.time()
+        request = self._current_request
+        if request is not None:  # a body (a request exists once its headers are in)
+            if request is not self._counted:
+                self._counted, self._body_bytes = request, 0
+            self._body_bytes += len(data)
+            if self._body_bytes > self._max_body_bytes and self.transport is not None:
+                # A chunked upload declares no size: cut it off once it passes the limit.
+                log.warning("request body over the limit; connection closed")
+                self.transport.close()
+                return
         super().data_received(data)
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -94,14 +110,20 @@ class Server(web.Server):
         handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
         *,
         body_timeout: float,
+        max_body_bytes: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
         self._body_timeout = body_timeout
+        self._max_body_bytes = max_body_bytes
 
     def __call__(self) -> RequestHandler:
         return JSONErrorRequestHandler(
-            self, loop=self._loop, body_timeout=self._body_timeout, **self._kwargs
+            self,
+            loop=self._loop,
+            body_timeout=self._body_timeout,
+            max_body_bytes=self._max_body_bytes,
+            **self._kwargs,
         )
 
 
@@ -116,4 +138,6 @@ def server(
         max_headers=MAX_HEADERS,
         keepalive_timeout=settings.client_timeout,
         body_timeout=settings.client_timeout,
+        # Declared sizes are checked per route by the Guard; this bounds undeclared ones.
+        max_body_bytes=max(settings.max_artifact_bytes, settings.max_json_body_bytes),
     )
