@@ -112,7 +112,7 @@ def applied(
         yield Applied(tree, root, terraform_env)
 
 
-def plan(applied: Applied, out: Path) -> tuple[int, dict[str, Any]]:
+def plan(applied: Applied, out: Path, *options: str) -> tuple[int, dict[str, Any]]:
     """`plan -detailed-exitcode` and its JSON form (`terraform show -json`)."""
     result = terraform(
         applied.root,
@@ -122,10 +122,21 @@ def plan(applied: Applied, out: Path) -> tuple[int, dict[str, Any]]:
         "-input=false",
         "-no-color",
         f"-out={out}",
+        *options,
         codes=(NO_CHANGES, CHANGES),
     )
     shown = terraform(applied.root, applied.env, "show", "-json", str(out))
     return result.returncode, json.loads(shown.stdout)
+
+
+def test_environment_roots_differ_only_in_their_variables() -> None:
+    roots = [TREE / "environments" / name for name in ENVIRONMENTS]
+    contents = [{p.name: p.read_bytes() for p in root.iterdir()} for root in roots]
+    variables = {"terraform.tfvars", "backend.hcl"}
+
+    assert all(c.keys() == contents[0].keys() for c in contents)
+    for name in contents[0].keys() - variables:
+        assert len({c[name] for c in contents}) == 1, f"{name} differs between environments"
 
 
 def test_every_environment_is_formatted_and_valid(
@@ -277,6 +288,40 @@ def test_a_pin_reaches_the_api_task_definition_and_unpin_restores_the_file(
     unpinned = hokusai("endpoint", "unpin", "mlflow", "--env", "development", root_option)
     assert unpinned.returncode == 0, unpinned.stderr
     assert variables.read_bytes() == before
+
+
+def test_adopting_live_resources_is_data_in_the_adopt_variable(
+    applied: Applied, tmp_path: Path
+) -> None:
+    """Phase 1 of the recommendations: resources that exist but are not in the state are
+    imported by listing their ids, not created twice and not imported by hand."""
+    state = applied.root / "terraform.tfstate"
+    saved = state.read_bytes()
+    namespace = "module.platform.module.discovery.aws_service_discovery_private_dns_namespace.this"
+    discovery_api = 'module.platform.module.discovery.aws_service_discovery_service.this["api"]'
+    ecs_api = "module.platform.module.api.aws_ecs_service.this"
+    discovery = applied.client("servicediscovery")
+    [namespace_id] = [
+        n["Id"]
+        for n in discovery.list_namespaces()["Namespaces"]
+        if n["Name"] == "hokusai-development.local"
+    ]
+    [api_id] = [s["Id"] for s in discovery.list_services()["Services"] if s["Name"] == "api"]
+    adopt = {
+        "namespace": namespace_id,
+        "discovery/api": api_id,
+        "ecs/api": "hokusai-development/hokusai-api-development",
+    }
+    try:
+        terraform(applied.root, applied.env, "state", "rm", namespace, discovery_api, ecs_api)
+        _, shown = plan(applied, tmp_path / "tfplan", f"-var=adopt={json.dumps(adopt)}")
+    finally:
+        state.write_bytes(saved)
+
+    changes = {r["address"]: r["change"] for r in shown["resource_changes"]}
+    imported = {address for address, change in changes.items() if change.get("importing")}
+    assert imported == {namespace, discovery_api, ecs_api}
+    assert [a for a, c in changes.items() if {"create", "delete"} & set(c["actions"])] == []
 
 
 def test_drift_replay_a_service_recreated_without_registries_is_caught(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -26,8 +26,8 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
 
-def _today() -> datetime:
-    return datetime.now(UTC)
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 def _root(terraform_root: Path | None) -> Path:
@@ -82,7 +82,7 @@ def lint_command(path: Path | None, plan_file: Path | None, as_json: bool) -> No
     """
     root = path or _root(None)
     try:
-        results = lint.lint(hcl.load(root), _today().date())
+        results = lint.lint(hcl.load(root), _today())
         if plan_file is not None:
             results += plan.check(plan.read(plan_file), str(plan_file))
     except (hcl.HclError, plan.PlanError) as exc:
@@ -137,7 +137,7 @@ def pin_command(
     """
     variables_file = _variables_file(terraform_root, environment)
     try:
-        made = pin.pin(variables_file, url, reason, _today().date())
+        made = pin.pin(variables_file, url, reason, _today())
     except pin.PinError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"pinned {service} to {made.url} in {_shown(variables_file)} ({made.reason})")

@@ -108,10 +108,6 @@ class Configuration:
     def in_directory(self, directory: Path) -> Iterator[Block]:
         return (b for b in self.blocks if b.path.parent == directory)
 
-    @property
-    def directories(self) -> list[Path]:
-        return sorted({b.path.parent for b in self.blocks})
-
 
 def _parse(path: Path, text: str) -> dict[str, Any]:
     try:

@@ -40,7 +40,7 @@ def _hcl_string(text: str) -> str:
     return '"' + escaped.replace("${", "$${").replace("%{", "%%{") + '"'
 
 
-def check_url(url: str) -> str:
+def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PinError(f"{url!r} is not an http(s) URL with a host, e.g. http://10.0.1.88:5000")
@@ -55,7 +55,7 @@ def check_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def check_reason(reason: str) -> str:
+def _check_reason(reason: str) -> str:
     reason = reason.strip()
     if not reason or "\n" in reason or len(reason) > MAX_REASON_LENGTH:
         raise PinError(f"--reason must be one non-empty line of at most {MAX_REASON_LENGTH} chars")
@@ -117,7 +117,7 @@ def pin(variables_file: Path, url: str, reason: str, today: date) -> Pin:
             f"mlflow is already pinned to {existing.url} since {existing.since} "
             f"({existing.reason}); unpin it first"
         )
-    new = Pin(check_url(url), check_reason(reason), today)
+    new = Pin(_check_url(url), _check_reason(reason), today)
     environment = variables_file.parent.name
     variables_file.write_text(pinned_text(variables_file.read_text(), new, environment))
     return new
