@@ -12,14 +12,19 @@ VALID = {"MLFLOW_SERVER_URL": "http://mlflow.hokusai-development.local:5000"}
 
 def test_defaults_from_a_minimal_environment() -> None:
     settings = Settings.from_env(VALID)
-    assert str(settings.mlflow_url) == "http://mlflow.hokusai-development.local:5000"
+    assert settings.mlflow_url == "http://mlflow.hokusai-development.local:5000"
     assert (settings.host, settings.port) == ("127.0.0.1", 8001)
     assert settings.read_timeout >= 300, "a multi-GB artifact must be able to finish"
 
 
 def test_port_defaults_from_the_scheme() -> None:
     settings = Settings.from_env({"MLFLOW_SERVER_URL": "https://mlflow.example.internal"})
-    assert settings.mlflow_url.authority == "mlflow.example.internal:443"
+    assert settings.mlflow_url == "https://mlflow.example.internal:443"
+
+
+def test_a_cloud_map_service_is_an_mlflow_url() -> None:
+    url = "cloudmap://hokusai-production.local/mlflow"
+    assert Settings.from_env({"MLFLOW_SERVER_URL": url}).mlflow_url == url
 
 
 @pytest.mark.parametrize(
@@ -31,6 +36,8 @@ def test_port_defaults_from_the_scheme() -> None:
         ({"MLFLOW_SERVER_URL": "http://h:99999"}, "MLFLOW_SERVER_URL"),
         ({"MLFLOW_SERVER_URL": "http://user:pw@h:5000"}, "MLFLOW_SERVER_URL"),
         ({"MLFLOW_SERVER_URL": "http://h:5000/prefix"}, "MLFLOW_SERVER_URL"),
+        ({"MLFLOW_SERVER_URL": "cloudmap://hokusai.local"}, "MLFLOW_SERVER_URL"),
+        ({"MLFLOW_SERVER_URL": "cloudmap://hokusai.local/a/b"}, "MLFLOW_SERVER_URL"),
         ({**VALID, "HOKUSAI_PORT": "eighty"}, "HOKUSAI_PORT"),
         ({**VALID, "HOKUSAI_PORT": "70000"}, "HOKUSAI_PORT"),
         ({**VALID, "HOKUSAI_WORKERS": "0"}, "HOKUSAI_WORKERS"),

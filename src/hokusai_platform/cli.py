@@ -63,6 +63,8 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
     Configuration comes from the environment:
       MLFLOW_SERVER_URL                 MLflow base URL (required), e.g.
                                         http://mlflow.hokusai-development.local:5000
+                                        or a Cloud Map service, found through its API:
+                                        cloudmap://hokusai-production.local/mlflow
       HOKUSAI_HOST, HOKUSAI_PORT        listen address (127.0.0.1:8001)
       HOKUSAI_WORKERS                   worker processes (CPU count)
       HOKUSAI_UPSTREAM_CONNECT_TIMEOUT  seconds to connect to MLflow (5)

@@ -55,6 +55,19 @@ def parse_upstream_url(value: str, *, variable: str) -> UpstreamURL:
     return UpstreamURL(parts.scheme, parts.hostname, port or default_port)
 
 
+def parse_mlflow_url(value: str) -> str:
+    """MLFLOW_SERVER_URL: an http(s) base URL (DNS name or address) or a Cloud Map service."""
+    if value.startswith("cloudmap://"):
+        parts = urlsplit(value)
+        service = parts.path.strip("/")
+        if not parts.hostname or not service or "/" in service or parts.query or parts.port:
+            raise ConfigError(
+                f"MLFLOW_SERVER_URL: {value!r} must look like cloudmap://<namespace>/<service>"
+            )
+        return value
+    return str(parse_upstream_url(value, variable="MLFLOW_SERVER_URL"))
+
+
 def _number(
     env: Mapping[str, str], variable: str, default: float, *, minimum: float, kind: type = float
 ) -> float:
@@ -190,7 +203,7 @@ def _discovery_policy(env: Mapping[str, str]) -> DiscoveryPolicy:
 
 @dataclass(frozen=True)
 class Settings:
-    mlflow_url: UpstreamURL
+    mlflow_url: str  # normalised: http(s)://host:port, or cloudmap://<namespace>/<service>
     host: str = "127.0.0.1"
     port: int = 8001
     workers: int = 1
@@ -227,7 +240,7 @@ class Settings:
         if access_log not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(f"HOKUSAI_ACCESS_LOG: {access_log!r} is not a boolean")
         return cls(
-            mlflow_url=parse_upstream_url(raw_url, variable="MLFLOW_SERVER_URL"),
+            mlflow_url=parse_mlflow_url(raw_url),
             host=env.get("HOKUSAI_HOST", "").strip() or cls.host,
             port=_port(env, "HOKUSAI_PORT", cls.port),
             workers=int(_number(env, "HOKUSAI_WORKERS", os.cpu_count() or 1, minimum=1, kind=int)),

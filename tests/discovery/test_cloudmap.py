@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import boto3
 from botocore.config import Config
+from mlflow import __version__ as mlflow_version
+from processes import start_gateway
 
 from hokusai_platform.discovery.policy import DiscoveryPolicy
 from hokusai_platform.discovery.upstream import Upstream
@@ -105,3 +111,28 @@ def test_an_unknown_namespace_is_reported_by_name(aws_env: str) -> None:
     snapshot = asyncio.run(scenario())
     assert "cloudmap://absent.local/mlflow" in str(snapshot["last_error"])
     assert "NotFound" in str(snapshot["last_error"])
+
+
+def test_the_gateway_reaches_mlflow_through_a_cloud_map_service(
+    aws_env: str, mlflow_url: str, tmp_path: Path
+) -> None:
+    client = cloud_map()
+    namespace, service_id = create_service(client)
+    mlflow = urlsplit(mlflow_url)
+    client.register_instance(
+        ServiceId=service_id,
+        InstanceId="mlflow-1",
+        Attributes={"AWS_INSTANCE_IPV4": mlflow.hostname, "AWS_INSTANCE_PORT": str(mlflow.port)},
+    )
+    gateway, url = start_gateway(
+        tmp_path / "gateway.log", {"MLFLOW_SERVER_URL": f"cloudmap://{namespace}/mlflow"}
+    )
+    try:
+        with urllib.request.urlopen(f"{url}/api/mlflow/version", timeout=10) as answer:
+            assert answer.read().decode() == mlflow_version
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as answer:
+            report = json.loads(answer.read())
+        endpoints = report["dependencies"]["mlflow"]["discovery"]["endpoints"]
+        assert [(e["address"], e["source"]) for e in endpoints] == [(mlflow.netloc, "cloudmap")]
+    finally:
+        gateway.stop()

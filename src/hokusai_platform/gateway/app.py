@@ -62,7 +62,7 @@ class Gateway:
         )
         self.upstream = Upstream(
             "mlflow",
-            str(settings.mlflow_url),
+            settings.mlflow_url,
             fallback_urls=settings.fallback_urls,
             dns_servers=settings.dns_servers,
             policy=settings.discovery,

@@ -86,7 +86,7 @@ def serve(settings: Settings) -> None:
         "listening",
         extra={
             "address": f"http://{settings.host}:{settings.port}",
-            "mlflow": str(settings.mlflow_url),
+            "mlflow": settings.mlflow_url,
             "workers": settings.workers,
         },
     )
