@@ -21,8 +21,6 @@ from hokusai_platform.doctor.runner import Skip
 # A region-wide question should answer in well under a second; fail fast instead of
 # retrying, so the whole doctor run stays within its time budget.
 _CONFIG = Config(connect_timeout=2, read_timeout=4, retries={"max_attempts": 1})
-# moto (and other local endpoints) cannot serve Cloud Map's `data-` host prefix.
-_DISCOVERY_CONFIG = _CONFIG.merge(Config(inject_host_prefix=False))
 
 ApiError = botocore.exceptions.ClientError
 _NOT_PERMITTED = ("AccessDenied", "AccessDeniedException", "UnrecognizedClientException")
@@ -44,8 +42,7 @@ class AwsApi:
                 raise Skip("no AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID)")
             if self.region is None:
                 raise Skip("no AWS region (set AWS_REGION or the environment's aws_region)")
-            config = _DISCOVERY_CONFIG if service == "servicediscovery" else _CONFIG
-            self._clients[service] = self._session.client(service, config=config)
+            self._clients[service] = self._session.client(service, config=_CONFIG)
         return self._clients[service]
 
     async def call(self, service: str, operation: str, **arguments: Any) -> dict[str, Any]:

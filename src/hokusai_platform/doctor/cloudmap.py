@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from hokusai_platform.checks import CheckResult
-from hokusai_platform.doctor.aws_api import ApiError, error_code
 from hokusai_platform.doctor.context import Context
 from hokusai_platform.doctor.expectations import ServiceExpectation
 
@@ -39,21 +38,25 @@ async def service(context: Context, name: str) -> dict[str, Any] | None:
 
 
 async def discover(context: Context, expected: ServiceExpectation) -> list[dict[str, Any]]:
-    """Instances as clients discover them, each with its `HealthStatus`."""
-    try:
-        answer = await context.aws_api().call(
-            "servicediscovery",
-            "discover_instances",
-            NamespaceName=context.expectations.namespace,
-            ServiceName=expected.name,
-            HealthStatus="ALL",
-        )
-    except ApiError as exc:
-        if error_code(exc) in ("NamespaceNotFound", "ServiceNotFound"):
-            return []
-        raise
-    instances: list[dict[str, Any]] = answer["Instances"]
-    return instances
+    """The service's instances, each with its `HealthStatus`, as Cloud Map's DNS sees them.
+
+    Read by service id (ListInstances, GetInstancesHealthStatus) rather than DiscoverInstances:
+    the same answer, without the `data-` endpoint and without depending on how the service
+    names its namespace (moto only links `NamespaceId`, not `DnsConfig.NamespaceId`).
+    """
+    found = await service(context, expected.name)
+    if found is None:
+        return []
+    api = context.aws_api()
+    listed = await api.call("servicediscovery", "list_instances", ServiceId=found["Id"])
+    health = await api.call(
+        "servicediscovery", "get_instances_health_status", ServiceId=found["Id"]
+    )
+    statuses: dict[str, str] = health["Status"]
+    return [
+        {**instance, "HealthStatus": statuses.get(instance["Id"], "HEALTHY")}
+        for instance in listed["Instances"]
+    ]
 
 
 def address(instance: dict[str, Any]) -> str:

@@ -42,12 +42,13 @@ async def running_task_definitions(context: Context) -> dict[str, dict[str, Any]
 
 
 def _ip_literal(value: str) -> str | None:
+    """The IP address an endpoint value names; a listen address (0.0.0.0) names no endpoint."""
     host = urlsplit(value).hostname if "://" in value else value.rsplit(":", 1)[0]
     try:
-        ipaddress.ip_address(host or "")
+        address = ipaddress.ip_address(host or "")
     except ValueError:
         return None
-    return host
+    return None if address.is_unspecified else host
 
 
 async def endpoints(context: Context) -> list[CheckResult]:

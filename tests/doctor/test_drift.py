@@ -92,7 +92,8 @@ def test_drift_made_outside_terraform_fails_naming_the_resource(
     drifted = run_terraform_layer(expectations, directory)
 
     assert drifted.status == "fail"
-    assert "aws_ssm_parameter.redis_endpoint" in drifted.evidence
+    assert "aws_ssm_parameter.redis_endpoint: " in drifted.evidence
+    assert "value" in drifted.evidence
     assert "terraform apply" in drifted.hint
 
 

@@ -1,0 +1,111 @@
+"""Acceptance: `development` applied by the real `terraform` to moto_server, then doctor.
+
+The apply is the infra tests' own (a copy of deploy/terraform with override files pointing at
+moto), on a moto_server of its own so the region infra's tests apply in is free here too.
+What ECS itself would do after the apply, moto does not: start tasks, register them in Cloud
+Map and in the target group. The test does those things, as ECS would, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from processes import executable, free_port, moto_server, wait_for_http
+
+# infra's test helpers import each other as top-level modules, from their own directory.
+sys.path.append(str(Path(__file__).parents[1] / "infra"))
+from terraform_cli import cli_environment, copy_tree, point_at_moto, terraform
+from test_terraform import REGION, create_network_and_certificate
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Applied:
+    tree: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
+    workdir = tmp_path_factory.mktemp("doctor-applied")
+    port = free_port()
+    server = moto_server(workdir / "moto.log", port).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/moto-api/data.json", timeout=30, process=server.process)
+        env = {**cli_environment(workdir), "AWS_ENDPOINT_URL": url, "AWS_REGION": REGION}
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+                patch.setenv(name, env[name])
+            create_network_and_certificate()
+            tree = copy_tree(workdir / "terraform")
+            root = tree / "environments" / "development"
+            point_at_moto(root, url, REGION)
+            terraform(root, env, "init", "-input=false", "-no-color")
+            terraform(root, env, "apply", "-auto-approve", "-input=false", "-no-color")
+            # Computed attributes other resources set after the first apply (a target group's
+            # load_balancer_arns once its listener exists, inline_policy, S3 read-backs) are
+            # recorded in the state, as an operator would; no remote object changes.
+            terraform(root, env, "apply", "-refresh-only", "-auto-approve", "-input=false")
+            run_as_ecs_would(root, env)
+            yield Applied(tree, env)
+    finally:
+        server.stop()
+
+
+def run_as_ecs_would(root: Path, env: dict[str, str]) -> None:
+    """Tasks running, registered in their Cloud Map service and (the API) in the target group."""
+    outputs = json.loads(terraform(root, env, "output", "-json").stdout)
+    cluster = outputs["cluster_name"]["value"]
+    ecs = boto3.client("ecs", region_name=REGION)
+    discovery = boto3.client("servicediscovery", region_name=REGION)
+    elb = boto3.client("elbv2", region_name=REGION)
+    for index, service_name in enumerate(outputs["ecs_services"]["value"].values()):
+        address = f"10.0.1.{10 + index}"
+        # moto starts no tasks; an update to the same desiredCount is how it reports them
+        # running (no change Terraform could see).
+        ecs.update_service(cluster=cluster, service=service_name, desiredCount=1)
+        [service] = ecs.describe_services(cluster=cluster, services=[service_name])["services"]
+        [registry] = service["serviceRegistries"]
+        discovery.register_instance(
+            ServiceId=registry["registryArn"].rsplit("/", 1)[1],
+            InstanceId=f"task-{index}",
+            Attributes={"AWS_INSTANCE_IPV4": address},
+        )
+        for balancer in service["loadBalancers"]:
+            elb.register_targets(
+                TargetGroupArn=balancer["targetGroupArn"],
+                Targets=[{"Id": address, "Port": balancer["containerPort"]}],
+            )
+
+
+def doctor(applied: Applied, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    command = [executable("hokusai"), "doctor", "--env=development", "--json", *args]
+    ran = subprocess.run(
+        [*command, f"--terraform-root={applied.tree}", f"--region={REGION}"],
+        capture_output=True,
+        text=True,
+        env=applied.env,
+        timeout=300,
+    )
+    assert not ran.stderr, ran.stderr
+    return ran.returncode, json.loads(ran.stdout)["results"]
+
+
+def test_after_apply_doctor_is_green_except_skipped_layers(applied: Applied) -> None:
+    code, found = doctor(applied, "--only=aws,logs,terraform")
+
+    problems = [(r["id"], r["subject"], r["evidence"]) for r in found if r["status"] != "ok"]
+    assert problems == [], "\n".join(map(str, problems))
+    assert code == 0
+    [drift] = [r for r in found if r["id"] == "terraform.drift"]
+    assert drift["evidence"] == "the environment matches its state"
