@@ -42,6 +42,7 @@ log = logging.getLogger("hokusai.discovery.server")
 LOOPBACK = "127.0.0.1"
 NEGATIVE_TTL = 5  # the SOA minimum: how long resolvers may cache "does not exist"
 UDP_LIMIT = 512  # without EDNS
+_PORT_ATTEMPTS = 5
 TCP_IDLE_SECONDS = 10
 
 
@@ -66,12 +67,22 @@ class DiscoveryServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        requested = self.dns_port
         # UDP and TCP share the port number: bind UDP first (port 0 picks one), then TCP on it.
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self), local_addr=(self.host, self.dns_port)
-        )
-        self.dns_port = self._udp.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.dns_port)
+        # A picked number can already be taken for TCP (another connection's local port), so
+        # a picked port is tried again; a port the operator asked for is not.
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self), local_addr=(self.host, requested)
+            )
+            self.dns_port = self._udp.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.dns_port)
+                break
+            except OSError:
+                self._udp.close()
+                if requested != 0 or attempt == _PORT_ATTEMPTS:
+                    raise
         if self.control_port is not None:
             self._control = web.AppRunner(control_app(self), access_log=None)
             await self._control.setup()
