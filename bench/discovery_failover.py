@@ -2,7 +2,7 @@
 cost of discovery on the gateway's hot path.
 
 1. Added latency: the work the proxy does per request because of discovery (`pick`, `report`,
-   `record_request`, the pool key), timed call by call once warm, with metrics in
+   `record_request`), timed call by call once warm, with metrics in
    multiprocess mode as `hokusai serve` runs them.
 2. The incident of tests/discovery/incident.py, end to end on loopback (two real MLflow
    servers, the discovery DNS server, two gateways under steady load): an instance killed,
@@ -35,7 +35,6 @@ from loopback_servers import NAME, discovery_dns
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.discovery.upstream import Upstream
-from hokusai_platform.settings import UpstreamURL
 
 ADDED_P50_TARGET_US = 50.0
 
@@ -56,7 +55,6 @@ async def added_latency(calls: int) -> list[float]:
             started = clock()
             endpoint = upstream.pick(tried)
             assert endpoint is not None
-            UpstreamURL(endpoint.scheme, endpoint.host, endpoint.port)
             upstream.report(endpoint, Outcome.SUCCESS)
             upstream.record_request(endpoint, 200, 0.001)
             samples.append((clock() - started) / 1000)

@@ -26,7 +26,7 @@ from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
 from hokusai_platform.gateway.security import Guard
 from hokusai_platform.gateway.upstream import UpstreamClient
-from hokusai_platform.settings import Settings, UpstreamURL
+from hokusai_platform.settings import Settings
 
 SERVICE_NAME = "hokusai-registry-api"
 log = logging.getLogger("hokusai.gateway")
@@ -68,9 +68,7 @@ class Gateway:
             policy=settings.discovery,
         )
         # Pooled connections follow discovery: idle ones to an endpoint it dropped are closed.
-        self.upstream.on_endpoint_removed(
-            lambda gone: self.client.forget(UpstreamURL(gone.scheme, gone.host, gone.port))
-        )
+        self.upstream.on_endpoint_removed(self.client.forget)
         self._probe_session: aiohttp.ClientSession | None = None
         self.proxy = MlflowProxy(self.upstream, self.client)
         self.health = MlflowHealth(

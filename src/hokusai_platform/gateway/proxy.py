@@ -32,7 +32,6 @@ from hokusai_platform.gateway.upstream import (
     UpstreamResponse,
     UpstreamTimeout,
 )
-from hokusai_platform.settings import UpstreamURL
 
 log = logging.getLogger("hokusai.proxy")
 
@@ -184,9 +183,8 @@ class MlflowProxy:
         content_length: int | None,
     ) -> UpstreamResponse:
         """The one step that talks to MLflow: send the request to `endpoint`."""
-        address = UpstreamURL(endpoint.scheme, endpoint.host, endpoint.port)
         return await self.client.send(
-            address, method, target, headers.items(), body, content_length=content_length
+            endpoint, method, target, headers.items(), body, content_length=content_length
         )
 
     def _unreachable(self, request_id: str) -> web.Response:

@@ -18,7 +18,7 @@ from typing import cast
 
 import httptools
 
-from hokusai_platform.settings import UpstreamURL
+from hokusai_platform.discovery.endpoint import Endpoint
 
 # A connection idle this long is closed rather than reused: servers drop idle keep-alive
 # connections after a few seconds (uvicorn: 5 s), and a request sent on one just as it is
@@ -209,7 +209,7 @@ def _resolve(waiter: asyncio.Future[None] | None) -> None:
 class UpstreamResponse:
     """Status and headers as soon as they arrive; the body is read or streamed after."""
 
-    def __init__(self, client: UpstreamClient, endpoint: UpstreamURL, conn: _Connection) -> None:
+    def __init__(self, client: UpstreamClient, endpoint: Endpoint, conn: _Connection) -> None:
         self._client = client
         self._endpoint = endpoint
         self._conn = conn
@@ -254,11 +254,12 @@ class UpstreamClient:
     def __init__(self, *, connect_timeout: float, read_timeout: float) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._idle: dict[UpstreamURL, list[_Connection]] = {}
+        # Keyed by address: a stale or fallback label on the same server shares its connections.
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
 
     async def send(
         self,
-        endpoint: UpstreamURL,
+        endpoint: Endpoint,
         method: str,
         target: str,
         headers: Iterable[tuple[str, str]],
@@ -305,8 +306,8 @@ class UpstreamClient:
             raise
         return UpstreamResponse(self, endpoint, conn)
 
-    async def _acquire(self, endpoint: UpstreamURL) -> tuple[_Connection, bool]:
-        idle = self._idle.get(endpoint)
+    async def _acquire(self, endpoint: Endpoint) -> tuple[_Connection, bool]:
+        idle = self._idle.get(endpoint.address)
         if idle:
             too_old = time.monotonic() - IDLE_SECONDS
             while idle:
@@ -316,7 +317,7 @@ class UpstreamClient:
                 conn._close()
         return await self._connect(endpoint), False
 
-    async def _connect(self, endpoint: UpstreamURL) -> _Connection:
+    async def _connect(self, endpoint: Endpoint) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout):
@@ -337,15 +338,15 @@ class UpstreamClient:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
-    def forget(self, endpoint: UpstreamURL) -> None:
+    def forget(self, endpoint: Endpoint) -> None:
         """Close the idle connections to an endpoint that discovery no longer offers."""
-        for conn in self._idle.pop(endpoint, []):
+        for conn in self._idle.pop(endpoint.address, []):
             conn._close()
 
-    def release(self, endpoint: UpstreamURL, conn: _Connection) -> None:
+    def release(self, endpoint: Endpoint, conn: _Connection) -> None:
         if conn.keep_alive:
             conn.idle_since = time.monotonic()
-            self._idle.setdefault(endpoint, []).append(conn)
+            self._idle.setdefault(endpoint.address, []).append(conn)
         else:
             conn._close()
 
