@@ -1,8 +1,8 @@
 """Assembles the registry API: routes, the per-request envelope, and the shared upstream client.
 
-The gateway runs on aiohttp's low-level server: the envelope below (request id, JSON errors,
-one access-log line) and an exact-path route table replace the application framework's
-router, middleware chain and signals, which cost more per request than the proxying itself.
+The envelope below (request id, JSON errors, one access-log line) and an exact-path route
+table stand in for an application framework's router, middleware chain and signals, which
+cost more per request than the proxying itself.
 """
 
 from __future__ import annotations
@@ -14,16 +14,22 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-from aiohttp import web
 
 from hokusai_platform import __version__, metrics
 from hokusai_platform.discovery.upstream import Upstream
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.health import MlflowHealth
+from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.openapi import openapi_json
 from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
+from hokusai_platform.gateway.responses import (
+    AnyResponse,
+    ClientDisconnected,
+    Response,
+    json_response,
+)
 from hokusai_platform.gateway.security import Guard
 from hokusai_platform.gateway.upstream import UpstreamClient
 from hokusai_platform.settings import Settings
@@ -33,7 +39,7 @@ log = logging.getLogger("hokusai.gateway")
 
 _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
-Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+Handler = Callable[[Request], Awaitable[AnyResponse]]
 
 ENDPOINTS = (
     "GET /",
@@ -46,7 +52,7 @@ ENDPOINTS = (
 )
 
 
-def _request_id(request: web.BaseRequest) -> str:
+def _request_id(request: Request) -> str:
     offered = request.headers.get("X-Request-ID")
     if offered and _ACCEPTABLE_REQUEST_ID.fullmatch(offered):
         return offered
@@ -99,14 +105,15 @@ class Gateway:
         await self.client.close()
         await self.guard.close()
 
-    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def __call__(self, request: Request) -> AnyResponse:
         """Request id, JSON errors for everything, and one access-log line."""
         started = time.perf_counter()
         request_id = _request_id(request)
         try:
             response = await self._dispatch(request, request_id)
-        except web.HTTPException as exc:
-            response = errors.json_error(exc.status, errors.error_code_for(exc.status), exc.reason)
+        except ClientDisconnected:
+            # Logged as nginx does; the answer has nowhere to go.
+            response = errors.json_error(499, "CLIENT_CLOSED_REQUEST", "the caller went away")
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id})
             response = errors.json_error(500, errors.INTERNAL_ERROR, "internal error")
@@ -120,16 +127,14 @@ class Gateway:
                     "path": request.path,
                     "status": response.status,
                     "bytes_in": request.content_length or 0,
-                    "bytes_out": response.body_length
-                    if response.prepared
-                    else response.content_length or 0,
-                    "upstream": request.get("upstream"),
+                    "bytes_out": response.body_length,
+                    "upstream": request.upstream,
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                 }
             )
         return response
 
-    async def _dispatch(self, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
+    async def _dispatch(self, request: Request, request_id: str) -> AnyResponse:
         raw_path = request.raw_path
         if raw_path.startswith(PREFIX):
             return await self.guard.handle(request, request_id, self.proxy.handle)
@@ -146,27 +151,27 @@ class Gateway:
             )
         return await handler(request)
 
-    async def metrics_text(self, request: web.BaseRequest) -> web.Response:
+    async def metrics_text(self, request: Request) -> Response:
         body, content_type = metrics.render()
-        return web.Response(body=body, headers={"Content-Type": content_type})
+        return Response(body=body, content_type=content_type)
 
-    async def index(self, request: web.BaseRequest) -> web.Response:
-        return web.json_response(
+    async def index(self, request: Request) -> Response:
+        return json_response(
             {"service": SERVICE_NAME, "version": __version__, "endpoints": list(ENDPOINTS)}
         )
 
-    async def live(self, request: web.BaseRequest) -> web.Response:
-        return web.json_response({"status": "live"})
+    async def live(self, request: Request) -> Response:
+        return json_response({"status": "live"})
 
-    async def ready(self, request: web.BaseRequest) -> web.Response:
+    async def ready(self, request: Request) -> Response:
         mlflow = await self.health.check()
         if mlflow.status == "unhealthy":
             return errors.json_error(
                 503, "TEMPORARILY_UNAVAILABLE", f"MLflow at {mlflow.endpoint}: {mlflow.last_error}"
             )
-        return web.json_response({"status": "ready"})
+        return json_response({"status": "ready"})
 
-    async def health_report(self, request: web.BaseRequest) -> web.Response:
+    async def health_report(self, request: Request) -> Response:
         mlflow = await self.health.check()
         discovery = self.upstream.snapshot()
         redis = await self.guard.redis_health()
@@ -188,16 +193,16 @@ class Gateway:
         if mlflow.status == "unhealthy":
             report["error_code"] = "TEMPORARILY_UNAVAILABLE"
             report["message"] = f"MLflow cannot be reached: {mlflow.last_error}"
-            return web.json_response(report, status=503)
-        return web.json_response(report)
+            return json_response(report, status=503)
+        return json_response(report)
 
 
-async def metrics_only(request: web.BaseRequest) -> web.StreamResponse:
+async def metrics_only(request: Request) -> Response:
     """The whole of the separate metrics listener (HOKUSAI_METRICS_PORT)."""
     if request.path != "/metrics":
         return errors.json_error(404, errors.ENDPOINT_NOT_FOUND, "only /metrics is served here")
     body, content_type = metrics.render()
-    return web.Response(body=body, headers={"Content-Type": content_type})
+    return Response(body=body, content_type=content_type)
 
 
 def create_app(settings: Settings) -> Gateway:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aiohttp import web
+from hokusai_platform.gateway.responses import Response
 
 BAD_REQUEST = "BAD_REQUEST"
 INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
@@ -29,6 +29,6 @@ def error_code_for(status: int) -> str:
     return _CODE_FOR_STATUS.get(status, BAD_REQUEST if status < 500 else INTERNAL_ERROR)
 
 
-def json_error(status: int, error_code: str, message: str) -> web.Response:
-    body = json.dumps({"error_code": error_code, "message": message})
-    return web.Response(status=status, body=body, content_type="application/json")
+def json_error(status: int, error_code: str, message: str) -> Response:
+    body = json.dumps({"error_code": error_code, "message": message}).encode()
+    return Response(status=status, body=body, content_type="application/json")

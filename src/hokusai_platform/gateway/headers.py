@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, MultiMapping
 
 # Connection-specific fields: meaningful for one hop only, never forwarded.
 HOP_BY_HOP = frozenset(
@@ -37,7 +37,7 @@ _DROP_UPSTREAM = HOP_BY_HOP | CREDENTIALS | REPLACED
 _DROP_DOWNSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | {"set-cookie", "x-request-id"})
 
 
-def _filtered(incoming: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
+def _filtered(incoming: MultiMapping[str], drop: frozenset[str]) -> CIMultiDict[str]:
     if "Connection" in incoming:
         # Extra field names the sender declared hop-by-hop are dropped as well.
         values = incoming.getall("Connection")
@@ -50,7 +50,7 @@ def _filtered(incoming: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiD
 
 
 def upstream_headers(
-    incoming: CIMultiDictProxy[str],
+    incoming: MultiMapping[str],
     *,
     host: str,
     request_id: str,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from aiohttp import web
-
 from hokusai_platform import __version__
+from hokusai_platform.gateway.http import Request
+from hokusai_platform.gateway.responses import Response
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JSON_ERROR = {"application/json": {"schema": _ERROR}}
@@ -82,5 +82,5 @@ DOCUMENT: dict[str, object] = {
 _BODY = json.dumps(DOCUMENT).encode()
 
 
-async def openapi_json(request: web.BaseRequest) -> web.Response:
-    return web.Response(body=_BODY, content_type="application/json")
+async def openapi_json(request: Request) -> Response:
+    return Response(body=_BODY, content_type="application/json")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 
-from aiohttp import HttpVersion11, StreamReader, web
 from multidict import CIMultiDict
 
 from hokusai_platform.discovery.endpoint import Endpoint
@@ -22,7 +21,14 @@ from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.discovery.upstream import Upstream
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.headers import downstream_headers, upstream_headers
+from hokusai_platform.gateway.http import Request, RequestBody
 from hokusai_platform.gateway.paths import PathRejected, upstream_target
+from hokusai_platform.gateway.responses import (
+    AnyResponse,
+    ClientDisconnected,
+    Response,
+    StreamResponse,
+)
 from hokusai_platform.gateway.upstream import (
     Body,
     ConnectError,
@@ -42,7 +48,6 @@ BUFFER_LIMIT = 256 * 1024
 CHUNKED_JSON_LIMIT = 16 * 1024 * 1024
 _STREAMED_ROUTE_MARKERS = ("/mlflow-artifacts/", "/get-artifact")
 _BODYLESS_METHODS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"))
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
 MAX_ATTEMPTS = 3
 
@@ -57,11 +62,11 @@ def _is_small(upstream: UpstreamResponse, method: str) -> bool:
     return length is not None and int(length) <= BUFFER_LIMIT and method != "HEAD"
 
 
-async def _collect(content: StreamReader, limit: int) -> bytes | None:
-    """The whole body (read() returns only what has arrived), or None past `limit` bytes."""
+async def _collect(content: RequestBody, limit: int) -> bytes | None:
+    """The whole body, or None past `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in content.iter_any():
+    async for chunk in content.chunks():
         size += len(chunk)
         if size > limit:
             return None
@@ -101,7 +106,7 @@ class MlflowProxy:
         self.upstream = upstream
         self.client = client
 
-    async def handle(self, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
+    async def handle(self, request: Request, request_id: str) -> AnyResponse:
         try:
             target = upstream_target(request.raw_path)
         except PathRejected as exc:
@@ -111,23 +116,23 @@ class MlflowProxy:
             host="",  # set for each endpoint tried
             request_id=request_id,
             client_ip=request.remote,
-            scheme=request.scheme,
+            scheme="http",  # TLS ends at the load balancer
         )
         body: Body = None
         content_length = request.content_length
-        if request.body_exists:
-            if request.version == HttpVersion11 and "100-continue" in request.headers.get(
+        if request.body is not None:
+            if request.http_version == "1.1" and "100-continue" in request.headers.get(
                 "Expect", ""
             ):
-                await request.writer.write(_CONTINUE)
+                await request.send_continue()
             if content_length is None and not _is_streamed_route(target):
-                body = await _collect(request.content, CHUNKED_JSON_LIMIT)
+                body = await _collect(request.body, CHUNKED_JSON_LIMIT)
                 if body is None:
                     return errors.json_error(
                         413, errors.REQUEST_TOO_LARGE, "chunked JSON body exceeds 16 MiB"
                     )
             else:
-                body = request.content.iter_any()
+                body = request.body.chunks()
         elif request.method not in _BODYLESS_METHODS:
             body = b""
         repeatable = body is None and request.method in _IDEMPOTENT_METHODS
@@ -140,7 +145,7 @@ class MlflowProxy:
                     return self._failure_response(request_id, tried[-1], failure)
                 return self._unreachable(request_id)
             tried.append(endpoint)
-            request["upstream"] = headers["Host"] = endpoint.authority
+            request.upstream = headers["Host"] = endpoint.authority
             started = time.perf_counter()
             answer: bytes | None = None
             try:
@@ -187,14 +192,14 @@ class MlflowProxy:
             endpoint, method, target, headers.items(), body, content_length=content_length
         )
 
-    def _unreachable(self, request_id: str) -> web.Response:
+    def _unreachable(self, request_id: str) -> Response:
         message = f"upstream {self.upstream.target}: no usable endpoint ({self.upstream.reason})"
         log.warning("upstream failure", extra={"request_id": request_id, "error": message})
         return errors.json_error(502, errors.BAD_GATEWAY, message)
 
     def _failure_response(
         self, request_id: str, endpoint: Endpoint, exc: UpstreamError
-    ) -> web.Response:
+    ) -> Response:
         failure = describe_failure(exc, endpoint.authority)
         log.warning("upstream failure", extra={"request_id": request_id, "error": str(failure)})
         return errors.json_error(
@@ -203,12 +208,12 @@ class MlflowProxy:
 
     async def _relay(
         self,
-        request: web.BaseRequest,
+        request: Request,
         request_id: str,
         endpoint: Endpoint,
         upstream: UpstreamResponse,
         answer: bytes | None,
-    ) -> web.StreamResponse:
+    ) -> AnyResponse:
         status = upstream.status
         content_type = upstream.header(b"content-type") or b""
         if status == 404 and content_type.startswith(b"text/html"):
@@ -217,25 +222,22 @@ class MlflowProxy:
             )
         headers = downstream_headers(upstream.headers)
         if answer is not None:
-            return web.Response(status=status, body=answer, headers=headers)
+            return Response(status=status, body=answer, headers=headers)
         if _is_small(upstream, request.method):
             try:
                 body = await upstream.read()
             except UpstreamError as exc:
                 return self._failure_response(request_id, endpoint, exc)
-            return web.Response(status=status, body=body, headers=headers)
+            return Response(status=status, body=body, headers=headers)
         headers["X-Request-ID"] = request_id
-        response = web.StreamResponse(status=status, headers=headers)
+        response = StreamResponse(status=status, headers=headers)
         await response.prepare(request)
         try:
             async for chunk in upstream.iter_chunks():
                 await response.write(chunk)
-        except (UpstreamError, ConnectionError) as exc:
+        except (UpstreamError, ClientDisconnected) as exc:
             log.warning(
                 "stream broken mid-response", extra={"request_id": request_id, "error": repr(exc)}
             )
-            if request.transport is not None:
-                request.transport.close()
-            return response
-        await response.write_eof()
+            request.abort()
         return response

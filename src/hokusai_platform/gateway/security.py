@@ -15,12 +15,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
 from prometheus_client import Counter
 
 from hokusai_platform import ratelimit
 from hokusai_platform.audit import AuditLog
 from hokusai_platform.gateway import errors
+from hokusai_platform.gateway.http import Request
+from hokusai_platform.gateway.responses import AnyResponse, Response
 from hokusai_platform.keys import database
 from hokusai_platform.keys.auth import (
     Authenticator,
@@ -46,7 +47,7 @@ _ARTIFACT_UPLOAD_MARKERS = ("/mlflow-artifacts/", "/upload-artifact")
 
 REFUSED = Counter("hokusai_requests_refused_total", "Requests refused at the boundary", ["reason"])
 
-Forward = Callable[[web.BaseRequest, str], Awaitable[web.StreamResponse]]
+Forward = Callable[[Request, str], Awaitable[AnyResponse]]
 
 
 def prepare(settings: Settings) -> None:
@@ -94,9 +95,7 @@ class Guard:
             self._authenticator.close()
         self._audit.close()
 
-    async def handle(
-        self, request: web.BaseRequest, request_id: str, forward: Forward
-    ) -> web.StreamResponse:
+    async def handle(self, request: Request, request_id: str, forward: Forward) -> AnyResponse:
         try:
             reject_key_in_query(request.query_string)
         except KeyInURL as exc:
@@ -126,7 +125,7 @@ class Guard:
             refusal.headers["WWW-Authenticate"] = CHALLENGE
             return refusal
         decision: Decision | None = None
-        response: web.StreamResponse
+        response: AnyResponse
         if not key.scope.allows(required):
             response = self._refuse(
                 request_id,
@@ -157,8 +156,8 @@ class Guard:
         return response
 
     async def _forward_within_limits(
-        self, request: web.BaseRequest, request_id: str, mlflow_path: str, forward: Forward
-    ) -> web.StreamResponse:
+        self, request: Request, request_id: str, mlflow_path: str, forward: Forward
+    ) -> AnyResponse:
         length = request.content_length
         if length is not None:
             is_artifact = any(marker in mlflow_path for marker in _ARTIFACT_UPLOAD_MARKERS)
@@ -187,7 +186,7 @@ class Guard:
         message: str,
         *,
         detail: str | None = None,
-    ) -> web.Response:
+    ) -> Response:
         REFUSED.labels(reason).inc()
         log.warning(
             "refused",
@@ -197,11 +196,11 @@ class Guard:
 
     def _record(
         self,
-        request: web.BaseRequest,
+        request: Request,
         request_id: str,
         key: KeyInfo,
         mlflow_path: str,
-        response: web.StreamResponse,
+        response: AnyResponse,
         started: float,
     ) -> None:
         self._audit.record(
@@ -212,6 +211,6 @@ class Guard:
             route_family=route_family(mlflow_path),
             status=response.status,
             bytes_in=request.content_length or 0,
-            bytes_out=response.body_length if response.prepared else response.content_length or 0,
+            bytes_out=response.body_length,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
         )

@@ -14,10 +14,9 @@ import os
 import signal
 import socket
 
-from aiohttp import web
-
-from hokusai_platform.gateway import protocol, security
+from hokusai_platform.gateway import security
 from hokusai_platform.gateway.app import create_app, metrics_only
+from hokusai_platform.gateway.http import HttpServer, Limits
 from hokusai_platform.settings import Settings
 
 log = logging.getLogger("hokusai.server")
@@ -51,27 +50,28 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 async def _run_worker(settings: Settings, sock: socket.socket) -> None:
+    limits = Limits(
+        max_field_bytes=settings.max_header_bytes,
+        # Declared sizes are checked per route by the Guard; this bounds undeclared ones.
+        max_body_bytes=max(settings.max_artifact_bytes, settings.max_json_body_bytes),
+        client_timeout=settings.client_timeout,
+    )
     gateway = create_app(settings)
     await gateway.start()
-    runner = web.ServerRunner(protocol.server(gateway, settings), handle_signals=False)
-    await runner.setup()
-    await web.SockSite(runner, sock, shutdown_timeout=10).start()
+    servers = [HttpServer(gateway, limits)]
+    await servers[0].listen(sock=sock)
     if settings.metrics_port is not None:
         # Every worker listens (SO_REUSEPORT); any of them answers with all workers' metrics.
-        metrics_runner = web.ServerRunner(protocol.server(metrics_only, settings))
-        await metrics_runner.setup()
-        await web.TCPSite(
-            metrics_runner, settings.host, settings.metrics_port, reuse_port=True
-        ).start()
+        servers.append(HttpServer(metrics_only, limits))
+        await servers[1].listen(host=settings.host, port=settings.metrics_port, reuse_port=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    await runner.cleanup()
+    for server in servers:
+        await server.stop(grace=10)
     await gateway.close()
-    if settings.metrics_port is not None:
-        await metrics_runner.cleanup()
 
 
 def _worker_main(settings: Settings, sock: socket.socket) -> None:
