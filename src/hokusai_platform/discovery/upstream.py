@@ -107,6 +107,8 @@ class Upstream:
         self._condition: tuple[str, str, str | None] = ("unhealthy", "starting", None)
         self._since = time.time()
         self._removed_listeners: list[Callable[[Endpoint], None]] = []
+        # Metric children bound once per (endpoint, status): labels() costs a lookup and a lock.
+        self._request_metrics: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -169,8 +171,15 @@ class Upstream:
     def record_request(self, endpoint: Endpoint | None, status: int, seconds: float) -> None:
         """Metrics for one upstream request; status 0 when no answer arrived."""
         label = endpoint.authority if endpoint is not None else "none"
-        REQUESTS.labels(self.name, label, str(status)).inc()
-        LATENCY.labels(self.name, label).observe(seconds)
+        children = self._request_metrics.get((label, status))
+        if children is None:
+            children = (
+                REQUESTS.labels(self.name, label, str(status)),
+                LATENCY.labels(self.name, label),
+            )
+            self._request_metrics[label, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     # State changes.
 

@@ -104,6 +104,8 @@ class Gateway:
             await self._probe_session.close()
         await self.client.close()
         await self.guard.close()
+        if self._access_log is not None:
+            self._access_log.flush()
 
     async def __call__(self, request: Request) -> AnyResponse:
         """Request id, JSON errors for everything, and one access-log line."""

@@ -169,11 +169,7 @@ class _Connection(asyncio.Protocol):
             if self.error is not None:
                 raise self.error
             self._data = asyncio.get_running_loop().create_future()
-            try:
-                async with asyncio.timeout(silence):
-                    await self._data
-            except TimeoutError:
-                raise UpstreamTimeout(f"no data for {silence:g}s") from None
+            await _within(self._data, silence, "no data")
         chunk = self._chunks.popleft()
         self._buffered -= len(chunk)
         if self._paused and self._buffered < READ_BUFFER_LOW and self.transport:
@@ -195,6 +191,21 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+
+async def _within(waiter: asyncio.Future[None], seconds: float, what: str) -> None:
+    """Await `waiter`, or raise UpstreamTimeout after `seconds` (a timer: asyncio.timeout costs
+    a context manager and a task lookup on every request)."""
+    timer = asyncio.get_running_loop().call_later(seconds, _expire, waiter, seconds, what)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+
+
+def _expire(waiter: asyncio.Future[None], seconds: float, what: str) -> None:
+    if not waiter.done():
+        waiter.set_exception(UpstreamTimeout(f"{what} within {seconds:g}s"))
 
 
 def _done(waiter: asyncio.Future[None] | None) -> bool:
@@ -289,8 +300,7 @@ class UpstreamClient:
             else:
                 await conn.write(head)
                 await _send_stream(conn, body, chunked=content_length is None)
-            async with asyncio.timeout(self.read_timeout):
-                await answered
+            await _within(answered, self.read_timeout, "no response")
         except ProtocolError:
             conn._close()
             if reused and not isinstance(body, AsyncIterable):
@@ -298,9 +308,6 @@ class UpstreamClient:
                 # was processed, so the request is sent once more on a new connection.
                 return await self.send(endpoint, method, target, headers, body)
             raise
-        except TimeoutError:
-            conn._close()
-            raise UpstreamTimeout(f"no response within {self.read_timeout:g}s") from None
         except BaseException:
             conn._close()
             raise
