@@ -14,7 +14,6 @@ request costs the gateway process (and Redis), which load does not inflate as mu
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from collections import defaultdict
 from contextlib import ExitStack
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from harness import (
     WrkResult,
+    cpu_seconds,
     free_port,
     median,
     nginx_static,
@@ -48,12 +48,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
     parser.add_argument("--connections", type=int, default=1, help="wrk connections (1)")
     return parser.parse_args()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -102,11 +96,11 @@ def main() -> None:
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}/{args.rounds}", flush=True)
             for name, target in targets.items():
-                cpu_before = sum(_cpu_seconds(pid) for pid in target.pids)
+                cpu_before = sum(cpu_seconds(pid) for pid in target.pids)
                 result = wrk(
                     target.url, connections=args.connections, seconds=args.seconds, headers=headers
                 )
-                cpu = sum(_cpu_seconds(pid) for pid in target.pids) - cpu_before
+                cpu = sum(cpu_seconds(pid) for pid in target.pids) - cpu_before
                 if result.errors:
                     raise SystemExit(f"{name}: {result.errors} failed requests")
                 results[name].append(result)

@@ -6,6 +6,7 @@ MLflow and the gateway exactly as the tests do.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import statistics
@@ -30,6 +31,8 @@ from processes import (
 __all__ = [
     "Server",
     "WrkResult",
+    "children",
+    "cpu_seconds",
     "free_port",
     "median",
     "nginx_proxy",
@@ -191,3 +194,14 @@ def wrk(
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def children(pid: int) -> list[int]:
+    """A process's direct children (Linux /proc)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

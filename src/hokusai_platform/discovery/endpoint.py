@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 # Where an endpoint came from, as /health reports it.
@@ -16,21 +16,20 @@ class Endpoint:
     host: str  # an IP address, never a name: the name was resolved to get here
     port: int
     source: Source
+    # Derived once: every proxied request reads them.
+    authority: str = field(init=False, compare=False, repr=False)
+    """`ip:port`, or `[v6]:port`; also the Host header MLflow is sent."""
+    address: tuple[str, str, int] = field(init=False, compare=False, repr=False)
+    """The endpoint's identity whatever its source: a stale endpoint is the same server."""
 
-    @property
-    def authority(self) -> str:
-        """`ip:port`, or `[v6]:port`; also the Host header MLflow is sent."""
+    def __post_init__(self) -> None:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        object.__setattr__(self, "authority", f"{host}:{self.port}")
+        object.__setattr__(self, "address", (self.scheme, self.host, self.port))
 
     @property
     def base_url(self) -> str:
         return f"{self.scheme}://{self.authority}"
-
-    @property
-    def address(self) -> tuple[str, str, int]:
-        """The endpoint's identity whatever its source: a stale endpoint is the same server."""
-        return (self.scheme, self.host, self.port)
 
     def relabelled(self, source: Source) -> Endpoint:
         return Endpoint(self.scheme, self.host, self.port, source)

@@ -190,6 +190,9 @@ class HttpConnection(asyncio.Protocol):
         self.closed = False
         self._queue: deque[Request] = deque()
         self._serving: asyncio.Task[None] | None = None
+        self._next_request: asyncio.Future[None] | None = None
+        self.busy = False  # a request is being answered
+        self._response_started = False
         self._reading: Request | None = None  # the request whose body is arriving
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -246,6 +249,7 @@ class HttpConnection(asyncio.Protocol):
             self._reading.body._fail(ClientDisconnected("the caller closed the connection"))
         self._queue.clear()
         self._wake_writer()
+        self._wake_server()
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -298,6 +302,8 @@ class HttpConnection(asyncio.Protocol):
         self._queue.append(request)
         if self._serving is None:
             self._serving = self._loop.create_task(self._serve())
+        else:
+            self._wake_server()
 
     def on_body(self, data: bytes) -> None:
         request = self._reading
@@ -322,6 +328,7 @@ class HttpConnection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if not self.closed and self.transport is not None:
+            self._response_started = True
             self.transport.write(data)
 
     async def drain(self) -> None:
@@ -351,18 +358,31 @@ class HttpConnection(asyncio.Protocol):
 
     @property
     def serving(self) -> asyncio.Task[None] | None:
-        """The task answering this connection's requests, while there is one."""
+        """The task answering this connection's requests, for as long as it is open."""
         return self._serving
 
     # Internals.
 
     async def _serve(self) -> None:
-        """Answer queued requests in order; pipelined ones wait for their turn."""
+        """Answer requests in order (pipelined ones wait their turn) until the connection ends.
+
+        One task per connection, not per request: a keep-alive connection's next request
+        costs a future, not a task."""
         try:
-            while self._queue and not self.closed:
+            while not self.closed:
+                if not self._queue:
+                    if self._server.stopping:
+                        break
+                    if self._idle_since is None:
+                        self._idle_since = self._loop.time()
+                    self._next_request = self._loop.create_future()
+                    await self._next_request
+                    continue
                 request = self._queue.popleft()
+                self.busy, self._response_started = True, False
                 response = await self._server.handler(request)
                 self._finish(request, response)
+                self.busy = False
                 if (
                     not request.keep_alive
                     or self._upgrade
@@ -370,18 +390,14 @@ class HttpConnection(asyncio.Protocol):
                 ):
                     # An unread body would have to be read to find the next request: closing
                     # is cheaper and leaves nothing ambiguous.
-                    self.close()
+                    break
         except ClientDisconnected:
-            self.close()
+            pass
         except Exception:
             log.exception("failed to answer a request")
-            self.close()
         finally:
-            self._serving = None
-            if not self._queue:
-                self._idle_since = self._loop.time()
-            if self._server.stopping and not self._queue:
-                self.close()
+            self.busy = False
+            self.close()
 
     def _finish(self, request: Request, response: AnyResponse) -> None:
         if isinstance(response, Response):
@@ -398,8 +414,11 @@ class HttpConnection(asyncio.Protocol):
             response.finish()
 
     def _refuse(self, response: Response) -> None:
-        """Answer a request the server itself refuses, then close the connection."""
-        if self._serving is None and not self.closed:
+        """Answer a request the server itself refuses, then close the connection.
+
+        The answer goes out unless one has begun for the request being answered; whatever
+        its handler answers later finds the connection closed."""
+        if not (self.busy and self._response_started) and not self.closed:
             self.write(encode_head(response.status, response.headers, len(response.body), False))
             self.write(response.body)
         self.close()
@@ -407,6 +426,11 @@ class HttpConnection(asyncio.Protocol):
     def _pause_reading(self) -> None:
         if not self.closed and self.transport is not None:
             self.transport.pause_reading()
+
+    def _wake_server(self) -> None:
+        waiter, self._next_request = self._next_request, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _wake_writer(self) -> None:
         waiter, self._drain_waiter = self._drain_waiter, None
@@ -464,7 +488,7 @@ class HttpServer:
         for server in self._servers:
             server.close()
         for connection in list(self.connections):
-            if connection.serving is None:
+            if not connection.busy:
                 connection.close()
         serving = [c.serving for c in self.connections if c.serving is not None]
         if serving:
