@@ -194,6 +194,7 @@ class HttpConnection(asyncio.Protocol):
         self.busy = False  # a request is being answered
         self._response_started = False
         self._reading: Request | None = None  # the request whose body is arriving
+        self._latest: Request | None = None  # the request whose head arrived last
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
@@ -230,6 +231,8 @@ class HttpConnection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             # The gateway upgrades nothing: the request is answered, then the connection closes.
             self._upgrade = True
+            if self._latest is not None:
+                self._latest.keep_alive = False
             self._pause_reading()
         except httptools.HttpParserCallbackError as exc:
             # httptools wraps what a callback raised; the limits raise _HeadRefused.
@@ -297,7 +300,7 @@ class HttpConnection(asyncio.Protocol):
             parser.should_keep_alive(),
             RequestBody(self) if has_body else None,
         )
-        self._reading = request
+        self._reading = self._latest = request
         self._body_bytes = 0
         self._queue.append(request)
         if self._serving is None:

@@ -1,0 +1,170 @@
+"""The gateway's own HTTP/1.1 server: framing, keep-alive and its refusals, on the wire."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import pytest
+from echo_upstream import EchoUpstream
+from processes import start_gateway
+
+LIMIT = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def gateway(echo: EchoUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log: Path = tmp_path_factory.mktemp("http-server") / "gateway.log"
+    server, url = start_gateway(
+        log,
+        {
+            "MLFLOW_SERVER_URL": echo.url,
+            "HOKUSAI_CLIENT_TIMEOUT": "2",
+            "HOKUSAI_MAX_ARTIFACT_BYTES": str(LIMIT),
+            "HOKUSAI_MAX_JSON_BODY_BYTES": str(LIMIT),
+        },
+    )
+    yield url
+    server.stop()
+
+
+def connect(base: str) -> socket.socket:
+    parts = urlsplit(base)
+    return socket.create_connection((parts.hostname, parts.port), timeout=10)
+
+
+def read_response(stream: BinaryIO) -> tuple[int, dict[str, str], bytes]:
+    """One response from the stream: status, headers (lower-case names), body."""
+    status = int(stream.readline().split()[1])
+    headers: dict[str, str] = {}
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = stream.read(int(headers.get("content-length", "0")))
+    return status, headers, body
+
+
+def assert_json_error(body: bytes, error_code: str) -> None:
+    assert json.loads(body)["error_code"] == error_code
+
+
+def assert_closed(sock: socket.socket) -> None:
+    sock.settimeout(5)
+    assert sock.recv(1024) == b""
+
+
+def test_pipelined_requests_are_answered_in_order(gateway: str) -> None:
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(
+            b"GET /api/mlflow/version HTTP/1.1\r\nHost: a\r\nX-Request-ID: first\r\n\r\n"
+            b"GET /health/live HTTP/1.1\r\nHost: a\r\nX-Request-ID: second\r\n\r\n"
+            b"GET /api/mlflow/health HTTP/1.1\r\nHost: a\r\nX-Request-ID: third\r\n\r\n"
+        )
+        answers = [read_response(stream) for _ in range(3)]
+    assert [status for status, _, _ in answers] == [200, 200, 200]
+    assert [headers["x-request-id"] for _, headers, _ in answers] == ["first", "second", "third"]
+    assert answers[1][2] == b'{"status": "live"}'
+
+
+def test_a_keep_alive_connection_carries_many_requests(gateway: str) -> None:
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        for _ in range(50):
+            sock.sendall(b"GET /api/mlflow/version HTTP/1.1\r\nHost: a\r\n\r\n")
+            status, headers, _ = read_response(stream)
+            assert status == 200 and "connection" not in headers
+
+
+def test_an_http_1_0_request_is_answered_then_the_connection_closes(gateway: str) -> None:
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(b"GET /api/mlflow/version HTTP/1.0\r\n\r\n")
+        status, headers, _ = read_response(stream)
+        assert status == 200 and headers["connection"] == "close"
+        assert_closed(sock)
+
+
+def test_an_upgrade_is_not_performed_the_request_is_answered_and_the_connection_closed(
+    gateway: str,
+) -> None:
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(
+            b"GET /api/mlflow/version HTTP/1.1\r\nHost: a\r\n"
+            b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        )
+        status, headers, _ = read_response(stream)
+        assert status == 200 and headers["connection"] == "close"
+        assert_closed(sock)
+
+
+def test_head_on_a_gateway_endpoint_sends_the_length_but_no_body(gateway: str) -> None:
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(
+            b"HEAD /health/live HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"GET /health/live HTTP/1.1\r\nHost: a\r\n\r\n"
+        )
+        assert stream.readline().startswith(b"HTTP/1.1 200")
+        head = b""
+        while (line := stream.readline()) != b"\r\n":
+            head += line
+        assert b"Content-Length: 18" in head
+        # No body came after the HEAD answer: the next bytes are the GET's answer.
+        status, _, body = read_response(stream)
+    assert status == 200 and body == b'{"status": "live"}'
+
+
+def test_a_slow_request_head_gets_a_json_408(gateway: str) -> None:
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        started = time.monotonic()
+        sock.sendall(b"GET /api/mlflow/version HTTP/1.1\r\nHost: a\r\n")  # never the blank line
+        status, _, body = read_response(stream)
+        assert 2 <= time.monotonic() - started < 5
+        assert status == 408
+        assert_json_error(body, "REQUEST_TIMEOUT")
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+        b"Content-Length: 4\r\nContent-Length: 5\r\n",
+    ],
+    ids=["length-and-chunked", "two-lengths"],
+)
+def test_ambiguous_body_framing_is_refused_before_reaching_the_upstream(
+    gateway: str, echo: EchoUpstream, framing: bytes
+) -> None:
+    before = len(echo.received)
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(
+            b"POST /api/mlflow/api/2.0/mlflow/runs/create HTTP/1.1\r\nHost: a\r\n"
+            + framing
+            + b"\r\n0\r\n\r\n"
+        )
+        status, headers, body = read_response(stream)
+    assert status == 400 and headers["connection"] == "close"
+    assert_json_error(body, "BAD_REQUEST")
+    assert len(echo.received) == before
+
+
+def test_a_chunked_body_over_the_limit_gets_a_json_413_and_the_connection_closes(
+    gateway: str,
+) -> None:
+    chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(
+            b"PUT /api/mlflow/api/2.0/mlflow-artifacts/artifacts/1/big.bin HTTP/1.1\r\n"
+            b"Host: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        try:
+            for _ in range(2 * LIMIT // 65536):
+                sock.sendall(chunk)
+        except OSError:
+            pass  # the gateway hung up; its answer is already in our receive buffer
+        status, _, body = read_response(stream)
+    assert status == 413
+    assert_json_error(body, "REQUEST_TOO_LARGE")
