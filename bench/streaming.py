@@ -5,7 +5,8 @@ count, request logging on), then PUTs and GETs a generated artifact (1 GiB by de
 `/api/2.0/mlflow-artifacts/artifacts/...`, alternating direct and gateway, and reports the
 throughput ratio and how much the gateway's workers grew: peak RSS (VmHWM, reset before the
 transfers) minus the RSS they had before. The data is made on the fly from one 1 MiB block,
-so this process stays small too.
+so this process stays small too. Dirty pages are written out before each transfer, so that
+no transfer pays for the write-back of the one before it.
 
     .venv/bin/python bench/streaming.py [--size-mib 1024] [--rounds 1]
 """
@@ -149,6 +150,9 @@ def main() -> None:
             for direction, transfer in (("upload", upload), ("download", download)):
                 for route, (base, prefix) in routes.items():
                     path = f"{prefix}/{route}.bin"
+                    # MLflow writes uploads to disk: without this, each transfer would share
+                    # the disk with the write-back of the upload before it (always direct's).
+                    os.sync()
                     cpu_before = _cpu_seconds(workers)
                     seconds.setdefault(f"{direction} {route}", []).append(
                         transfer(base, path, size)

@@ -56,7 +56,12 @@ Body = bytes | AsyncIterable[bytes] | None
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; parses one response at a time."""
+    """One keep-alive connection; parses one response at a time.
+
+    Once the head is in, the rest of a body of declared length is taken as it arrives,
+    without passing through the parser (which would copy every piece once more): such bodies
+    are artifacts, and large.
+    """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -74,17 +79,39 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self._reusable = False
         self.error: UpstreamError | None = None
+        self._declared: int | None = None  # the answer's Content-Length
+        self._received = 0  # body bytes the parser passed on
+        self._body_left = 0  # body bytes still to come, past the parser
+        self._parser_spent = False  # left mid-body: the next answer needs a new one
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._body_left:
+            self._take_body(data)
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(ProtocolError(f"invalid HTTP response ({exc})"))
             self._close()
+            return
+        if self._declared is not None and _done(self._head) and not self.complete:
+            self._body_left = self._declared - self._received
+            self._parser_spent = True
+
+    def _take_body(self, data: bytes) -> None:
+        if len(data) > self._body_left:
+            self._fail(ProtocolError("the response is longer than its Content-Length"))
+            self._close()
+            return
+        self._body_left -= len(data)
+        self.on_body(data)
+        if not self._body_left:
+            self.complete = True
+            _resolve(self._data)
 
     def eof_received(self) -> bool | None:
         return None
@@ -119,9 +146,13 @@ class _Connection(asyncio.Protocol):
             # told so, so the connection is not reused.
             self.complete = True
             self._close()
+        else:
+            self._reusable = self._parser.should_keep_alive()
+            self._declared = _declared_length(self.headers)
         _resolve(self._head)
 
     def on_body(self, body: bytes) -> None:
+        self._received += len(body)
         self._chunks.append(body)
         self._buffered += len(body)
         if self._buffered > READ_BUFFER_HIGH and not self._paused and self.transport:
@@ -138,6 +169,10 @@ class _Connection(asyncio.Protocol):
 
     # used by the client
     def begin(self, head_only: bool) -> asyncio.Future[None]:
+        if self._parser_spent:
+            self._parser = httptools.HttpResponseParser(self)
+            self._parser_spent = False
+        self._declared, self._received = None, 0
         self.headers = []
         self.complete = False
         self._reusable = False
@@ -206,6 +241,18 @@ async def _within(waiter: asyncio.Future[None], seconds: float, what: str) -> No
 def _expire(waiter: asyncio.Future[None], seconds: float, what: str) -> None:
     if not waiter.done():
         waiter.set_exception(UpstreamTimeout(f"{what} within {seconds:g}s"))
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """Content-Length, unless chunked framing overrides it (the parser checked the syntax)."""
+    length = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"transfer-encoding":
+            return None
+        if lowered == b"content-length":
+            length = int(value)
+    return length
 
 
 def _done(waiter: asyncio.Future[None] | None) -> bool:
