@@ -168,3 +168,21 @@ def test_a_chunked_body_over_the_limit_gets_a_json_413_and_the_connection_closes
         status, _, body = read_response(stream)
     assert status == 413
     assert_json_error(body, "REQUEST_TOO_LARGE")
+
+
+def test_a_body_arriving_in_pieces_then_a_pipelined_request_are_both_forwarded_exactly(
+    gateway: str, echo: EchoUpstream
+) -> None:
+    body = json.dumps({"experiment_id": "1", "pad": "x" * 300_000}).encode()
+    head = (
+        b"POST /api/mlflow/api/2.0/mlflow/runs/create HTTP/1.1\r\nHost: a\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(head + body[:1000])
+        time.sleep(0.2)  # the rest arrives after the head has been parsed
+        sock.sendall(body[1000:] + b"GET /health/live HTTP/1.1\r\nHost: a\r\n\r\n")
+        created, _, _ = read_response(stream)
+        live, _, answer = read_response(stream)
+    assert created == 200 and echo.last().body == body
+    assert live == 200 and answer == b'{"status": "live"}'
