@@ -71,7 +71,7 @@ class RequestIds:
 
 
 class Gateway:
-    """The low-level server's handler: routes each request and wraps it in the envelope."""
+    """The HTTP server's handler: routes each request and wraps it in the envelope."""
 
     def __init__(self, settings: Settings) -> None:
         self.client = UpstreamClient(
