@@ -152,6 +152,11 @@ class Request:
         self.upstream: str | None = None  # the endpoint that answered, for the access log
 
     @property
+    def body_unread(self) -> bool:
+        """Part of the body was never read: the next request cannot be found after it."""
+        return self.body is not None and not self.body.is_eof()
+
+    @property
     def host(self) -> str:
         return self.headers.get("Host", "")
 
@@ -422,11 +427,7 @@ class HttpConnection(asyncio.Protocol):
                 response = await self._server.handler(request)
                 self._finish(request, response)
                 self.busy = False
-                if (
-                    not request.keep_alive
-                    or self._upgrade
-                    or (request.body is not None and not request.body.is_eof())
-                ):
+                if not request.keep_alive or self._upgrade or request.body_unread:
                     # An unread body would have to be read to find the next request: closing
                     # is cheaper and leaves nothing ambiguous.
                     break
@@ -440,9 +441,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _finish(self, request: Request, response: AnyResponse) -> None:
         if isinstance(response, Response):
-            keep_alive = request.keep_alive and not (
-                request.body is not None and not request.body.is_eof()
-            )
+            keep_alive = request.keep_alive and not request.body_unread
             request.keep_alive = keep_alive
             head_only = request.method == "HEAD" or response.status in NO_BODY_STATUSES
             head = encode_head(response.status, response.headers, len(response.body), keep_alive)

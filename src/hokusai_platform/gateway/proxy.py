@@ -56,10 +56,9 @@ def _is_streamed_route(target: str) -> bool:
     return any(marker in target for marker in _STREAMED_ROUTE_MARKERS)
 
 
-def _is_small(upstream: UpstreamResponse, method: str) -> bool:
-    """An answer read whole and sent with one write."""
-    length = upstream.header(b"content-length")
-    return length is not None and int(length) <= BUFFER_LIMIT and method != "HEAD"
+def _is_small(upstream: UpstreamResponse) -> bool:
+    """An answer read whole and sent with one write (a HEAD answer has no declared body)."""
+    return upstream.length is not None and upstream.length <= BUFFER_LIMIT
 
 
 async def _collect(content: RequestBody, limit: int) -> bytes | None:
@@ -152,7 +151,7 @@ class MlflowProxy:
                 upstream = await self.send(
                     endpoint, request.method, target, headers, body, content_length
                 )
-                if repeatable and _is_small(upstream, request.method):
+                if repeatable and _is_small(upstream):
                     # Read before anything reaches the caller, so that an endpoint dying
                     # mid-answer leaves the request free to go elsewhere.
                     try:
@@ -223,7 +222,7 @@ class MlflowProxy:
         headers = downstream_headers(upstream.headers)
         if answer is not None:
             return Response(status=status, body=answer, headers=headers)
-        if _is_small(upstream, request.method):
+        if _is_small(upstream):
             try:
                 body = await upstream.read()
             except UpstreamError as exc:

@@ -52,7 +52,8 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 async def _run_worker(settings: Settings, sock: socket.socket) -> None:
     limits = Limits(
         max_field_bytes=settings.max_header_bytes,
-        # Declared sizes are checked per route by the Guard; this bounds undeclared ones.
+        # The Guard checks declared sizes per route; this is the bound for every body,
+        # declared or chunked.
         max_body_bytes=max(settings.max_artifact_bytes, settings.max_json_body_bytes),
         client_timeout=settings.client_timeout,
     )

@@ -79,7 +79,7 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self._reusable = False
         self.error: UpstreamError | None = None
-        self._declared: int | None = None  # the answer's Content-Length
+        self.declared_length: int | None = None  # the answer's Content-Length, if it has one
         self._received = 0  # body bytes the parser passed on
         self._body_left = 0  # body bytes still to come, past the parser
         self._parser_spent = False  # left mid-body: the next answer needs a new one
@@ -98,8 +98,8 @@ class _Connection(asyncio.Protocol):
             self._fail(ProtocolError(f"invalid HTTP response ({exc})"))
             self._close()
             return
-        if self._declared is not None and _done(self._head) and not self.complete:
-            self._body_left = self._declared - self._received
+        if self.declared_length is not None and _done(self._head) and not self.complete:
+            self._body_left = self.declared_length - self._received
             self._parser_spent = True
 
     def _take_body(self, data: bytes) -> None:
@@ -147,8 +147,9 @@ class _Connection(asyncio.Protocol):
             self.complete = True
             self._close()
         else:
+            # Asked now: a body that bypasses the parser never completes its message there.
             self._reusable = self._parser.should_keep_alive()
-            self._declared = _declared_length(self.headers)
+            self.declared_length = _declared_length(self.headers)
         _resolve(self._head)
 
     def on_body(self, body: bytes) -> None:
@@ -161,8 +162,6 @@ class _Connection(asyncio.Protocol):
         _resolve(self._data)
 
     def on_message_complete(self) -> None:
-        # Asked now: once the message is complete the parser has already reset.
-        self._reusable = self._parser.should_keep_alive()
         self.complete = True
         _resolve(self._head)
         _resolve(self._data)
@@ -172,7 +171,7 @@ class _Connection(asyncio.Protocol):
         if self._parser_spent:
             self._parser = httptools.HttpResponseParser(self)
             self._parser_spent = False
-        self._declared, self._received = None, 0
+        self.declared_length, self._received = None, 0
         self.headers = []
         self.complete = False
         self._reusable = False
@@ -273,6 +272,7 @@ class UpstreamResponse:
         self._conn = conn
         self.status = conn.status
         self.headers = conn.headers
+        self.length = conn.declared_length  # None: chunked, until close, or a HEAD answer
         self._finished = False
 
     def header(self, name: bytes) -> bytes | None:
