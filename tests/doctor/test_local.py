@@ -16,12 +16,8 @@ from stack.conftest import Up
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    up = Up.start(tmp_path_factory.mktemp("doctor-stack") / "data")
-    try:
-        up.wait_ready()
+    with Up.running(tmp_path_factory.mktemp("doctor-stack") / "data") as up:
         yield up
-    finally:
-        up.stop()
 
 
 def doctor_local(stack: Up) -> tuple[int, dict[str, dict[str, str]]]:

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,17 @@ class Up:
                 start_new_session=True,
             )
         return cls(data_dir, ports, process, output)
+
+    @classmethod
+    @contextmanager
+    def running(cls, data_dir: Path) -> Iterator[Up]:
+        """A started stack, ready for the length of the block, stopped after it."""
+        up = cls.start(data_dir)
+        try:
+            up.wait_ready()
+            yield up
+        finally:
+            up.stop()
 
     @property
     def text(self) -> str:

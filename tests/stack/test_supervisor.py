@@ -18,12 +18,8 @@ from processes import executable
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    up = Up.start(tmp_path_factory.mktemp("stack") / "data")
-    try:
-        up.wait_ready()
+    with Up.running(tmp_path_factory.mktemp("stack") / "data") as up:
         yield up
-    finally:
-        up.stop()
 
 
 def _hokusai(*args: str) -> subprocess.CompletedProcess[str]:
