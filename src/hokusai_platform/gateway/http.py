@@ -261,14 +261,8 @@ class HttpConnection(asyncio.Protocol):
 
     def _take_body(self, data: bytes) -> bytes:
         """Feed the body what belongs to it; return what follows it (a pipelined request)."""
-        piece, rest = (
-            (data, b"")
-            if len(data) <= self._body_left
-            else (
-                data[: self._body_left],
-                data[self._body_left :],
-            )
-        )
+        # Slicing copies nothing when the body takes all of `data` (the common case).
+        piece, rest = data[: self._body_left], data[self._body_left :]
         self._body_left -= len(piece)
         self._body_bytes += len(piece)
         request = self._reading
