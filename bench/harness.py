@@ -35,6 +35,7 @@ __all__ = [
     "cpu_seconds",
     "free_port",
     "median",
+    "mlflow_workers",
     "nginx_proxy",
     "nginx_static",
     "require",
@@ -205,3 +206,14 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def mlflow_workers(pid: int) -> list[int]:
+    """The processes that serve MLflow's requests: uvicorn's workers under `mlflow server`."""
+    workers, pending = [], [pid]
+    while pending:
+        for child in children(pending.pop()):
+            pending.append(child)
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                workers.append(child)
+    return workers

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from harness import (
     WrkResult,
-    children,
     cpu_seconds,
     free_port,
     median,
+    mlflow_workers,
     nginx_proxy,
     nginx_static,
     require,
@@ -56,26 +56,13 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _mlflow_workers(pid: int) -> list[int]:
-    """The processes that serve MLflow's requests: uvicorn's workers under `mlflow server`."""
-    workers, pending = [], [pid]
-    while pending:
-        for child in children(pending.pop()):
-            pending.append(child)
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                workers.append(child)
-    return workers
-
-
-def _measure(
-    url: str, connections: int, seconds: int, mlflow_workers: list[int]
-) -> tuple[WrkResult, int]:
+def _measure(url: str, connections: int, seconds: int, serving: list[int]) -> tuple[WrkResult, int]:
     """One wrk run, repeated while MLflow's workers share it lopsidedly; and the repeats."""
     repeats = 0
     while True:
-        before = [cpu_seconds(pid) for pid in mlflow_workers]
+        before = [cpu_seconds(pid) for pid in serving]
         result = wrk(url, connections=connections, seconds=seconds)
-        used = [cpu_seconds(pid) - start for pid, start in zip(mlflow_workers, before, strict=True)]
+        used = [cpu_seconds(pid) - start for pid, start in zip(serving, before, strict=True)]
         if len(used) < 2 or min(used) >= max(used) / 2 or repeats == LOPSIDED_REPEATS:
             return result, repeats
         repeats += 1
@@ -96,7 +83,7 @@ def _start_everything(
             server = start_mlflow(root / name, port[name], args.mlflow_workers)
             stack.enter_context(running(server))
             assert server.process is not None
-            mlflow_workers = _mlflow_workers(server.process.pid)
+            serving = mlflow_workers(server.process.pid)
         urls[f"{name} direct"] = f"{upstream[name]}/version"
         nginx_port = free_port()
         nginx = nginx_proxy(root / f"nginx-{name}", nginx_port, port[name]).start()
@@ -111,7 +98,7 @@ def _start_everything(
         gateway = start_gateway(root / f"gateway-{name}.log", gateway_port, env)
         stack.enter_context(running(gateway))
         urls[f"{name} via gateway"] = f"http://127.0.0.1:{gateway_port}{GATEWAY_PREFIX}/version"
-    return urls, mlflow_workers
+    return urls, serving
 
 
 def _plan(urls: dict[str, str]) -> list[tuple[str, str, int]]:
@@ -132,7 +119,7 @@ def main() -> None:
     results: dict[str, list[WrkResult]] = defaultdict(list)
     repeated: dict[str, int] = defaultdict(int)
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as scratch, ExitStack() as stack:
-        urls, mlflow_workers = _start_everything(stack, Path(scratch), args)
+        urls, serving = _start_everything(stack, Path(scratch), args)
         runs = _plan(urls)
         for _, url, connections in runs:  # warm up pools, caches and MLflow's lazy imports
             wrk(url, connections=connections, seconds=1)
@@ -141,8 +128,8 @@ def main() -> None:
             for label, url, connections in runs:
                 # One connection keeps one worker busy: only concurrent runs can be lopsided.
                 concurrent = label.startswith("mlflow") and connections > 1
-                workers = mlflow_workers if concurrent else []
-                result, repeats = _measure(url, connections, args.seconds, workers)
+                watched = serving if concurrent else []
+                result, repeats = _measure(url, connections, args.seconds, watched)
                 results[label].append(result)
                 repeated[label] += repeats
 

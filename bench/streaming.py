@@ -6,7 +6,14 @@ count, request logging on), then PUTs and GETs a generated artifact (1 GiB by de
 throughput ratio and how much the gateway's workers grew: peak RSS (VmHWM, reset before the
 transfers) minus the RSS they had before. The data is made on the fly from one 1 MiB block,
 so this process stays small too. Dirty pages are written out before each transfer, so that
-no transfer pays for the write-back of the one before it.
+no transfer pays for the write-back of the one before it, and the order of the two routes
+alternates between rounds.
+
+MLflow's own CPU seconds per GiB are printed for each transfer: MLflow is the bottleneck, and
+on a virtual machine whose hypervisor takes back freed guest memory (free page reporting),
+its writes into new page-cache pages can cost it twice as much from one upload to the next.
+The output says how much memory the hypervisor took back during the run, where the kernel
+tells (see BENCHMARKS.md).
 
     .venv/bin/python bench/streaming.py [--size-mib 1024] [--rounds 1]
 """
@@ -22,13 +29,23 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness import free_port, median, running, start_gateway, start_mlflow
+from harness import (
+    children,
+    cpu_seconds,
+    free_port,
+    median,
+    mlflow_workers,
+    running,
+    start_gateway,
+    start_mlflow,
+)
 
 MIB = 1024 * 1024
 THROUGHPUT_RATIO_TARGET = 0.9
 RSS_GROWTH_TARGET_MIB = 64
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts/bench"
 GATEWAY_PREFIX = "/api/mlflow"
+REPORTED = Path("/sys/module/page_reporting/parameters/reported_kib")
 
 
 def _arguments() -> argparse.Namespace:
@@ -93,12 +110,6 @@ def delete(base: str, path: str) -> None:
     connection.close()
 
 
-def _workers(pid: int) -> list[int]:
-    """The gateway's worker processes: its children, or itself when it runs alone."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in children] or [pid]
-
-
 def _status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -106,13 +117,16 @@ def _status_kib(pid: int, field: str) -> int:
     raise RuntimeError(f"/proc/{pid}/status has no {field}")
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU time the processes have used so far."""
-    ticks = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+def _cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+def _reported_kib() -> int | None:
+    """Guest memory handed back to the hypervisor so far, where this kernel says."""
+    try:
+        return int(REPORTED.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _reset_peak(pid: int) -> None:
@@ -122,7 +136,9 @@ def _reset_peak(pid: int) -> None:
 def main() -> None:
     args = _arguments()
     size = args.size_mib * MIB
+    gib = size / (1024 * MIB)
     seconds: dict[str, list[float]] = {}
+    mlflow_cpu: dict[str, list[float]] = {}
     gateway_cpu: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as scratch, ExitStack() as stack:
         root = Path(scratch)
@@ -141,36 +157,44 @@ def main() -> None:
             "direct": (f"http://127.0.0.1:{mlflow_port}", ARTIFACTS),
             "gateway": (f"http://127.0.0.1:{gateway_port}", GATEWAY_PREFIX + ARTIFACTS),
         }
-        workers = _workers(gateway.pid)
+        assert mlflow.process is not None and gateway.process is not None
+        serving = mlflow_workers(mlflow.process.pid)
+        workers = children(gateway.process.pid) or [gateway.process.pid]
         rss_before = {pid: _status_kib(pid, "VmRSS") for pid in workers}
         for pid in workers:
             _reset_peak(pid)
+        reported_before = _reported_kib()
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}/{args.rounds}", flush=True)
+            order = list(routes) if round_number % 2 else list(reversed(routes))
             for direction, transfer in (("upload", upload), ("download", download)):
-                for route, (base, prefix) in routes.items():
-                    path = f"{prefix}/{route}.bin"
+                for route in order:
+                    base, prefix = routes[route]
+                    label = f"{direction} {route}"
                     # MLflow writes uploads to disk: without this, each transfer would share
-                    # the disk with the write-back of the upload before it (always direct's).
+                    # the disk with the write-back of the upload before it.
                     os.sync()
-                    cpu_before = _cpu_seconds(workers)
-                    seconds.setdefault(f"{direction} {route}", []).append(
-                        transfer(base, path, size)
+                    mlflow_before, gateway_before = _cpu(serving), _cpu(workers)
+                    seconds.setdefault(label, []).append(
+                        transfer(base, f"{prefix}/{route}.bin", size)
                     )
+                    mlflow_cpu.setdefault(label, []).append(_cpu(serving) - mlflow_before)
                     if route == "gateway":
-                        gateway_cpu.setdefault(direction, []).append(
-                            _cpu_seconds(workers) - cpu_before
-                        )
+                        gateway_cpu.setdefault(direction, []).append(_cpu(workers) - gateway_before)
             for base, prefix in routes.values():
                 for route in routes:
                     delete(base, f"{prefix}/{route}.bin")
         growth_kib = max(_status_kib(pid, "VmHWM") - rss_before[pid] for pid in workers)
+        reported_after = _reported_kib()
 
-    print(f"\n{'transfer':<20}{'MiB/s':>10}{'seconds':>10}")
+    print(f"\n{'transfer':<20}{'MiB/s':>10}{'seconds':>10}{'MLflow CPU s/GiB':>18}")
     for label, values in seconds.items():
-        print(f"{label:<20}{args.size_mib / median(values):>10.0f}{median(values):>10.2f}")
+        print(
+            f"{label:<20}{args.size_mib / median(values):>10.0f}{median(values):>10.2f}"
+            f"{median(mlflow_cpu[label]) / gib:>18.2f}"
+        )
     for direction in ("upload", "download"):
-        cpu_per_gib = median(gateway_cpu[direction]) / (size / (1024 * MIB))
+        cpu_per_gib = median(gateway_cpu[direction]) / gib
         print(f"{direction}: gateway workers used {cpu_per_gib:.2f} CPU seconds per GiB")
     for direction in ("upload", "download"):
         ratio = median(seconds[f"{direction} direct"]) / median(seconds[f"{direction} gateway"])
@@ -186,6 +210,11 @@ def main() -> None:
         f"gateway worker peak RSS growth: {growth_mib:.1f} MiB over {baseline:.0f} MiB"
         f" ({len(workers)} workers; target < {RSS_GROWTH_TARGET_MIB} MiB: {verdict})"
     )
+    if reported_before is not None and reported_after is not None:
+        print(
+            f"free page reporting: the hypervisor took back"
+            f" {(reported_after - reported_before) / 1024:.0f} MiB of freed memory during the run"
+        )
 
 
 if __name__ == "__main__":
