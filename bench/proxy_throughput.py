@@ -132,6 +132,11 @@ def main() -> None:
                 result, repeats = _measure(url, connections, args.seconds, watched)
                 results[label].append(result)
                 repeated[label] += repeats
+                print(
+                    f"  {label:<26}{result.requests_per_second:>8.0f} req/s"
+                    f"  p50 {result.p50_ms:.2f} ms",
+                    flush=True,
+                )
 
     print(f"\n{'target':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for label, rounds in results.items():
