@@ -132,9 +132,7 @@ class _Connection(asyncio.Protocol):
         self._wake_writer()
 
     def _framed(self) -> bool:
-        return any(
-            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers
-        )
+        return any(name.lower() in _FRAMING for name, _ in self.headers)
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
