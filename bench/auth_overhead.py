@@ -22,13 +22,13 @@ from pathlib import Path
 
 from harness import (
     WrkResult,
-    cpu_seconds,
     free_port,
     median,
     nginx_static,
     require,
     running,
     start_gateway,
+    total_cpu_seconds,
     wrk,
 )
 from processes import start_redis
@@ -96,11 +96,11 @@ def main() -> None:
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}/{args.rounds}", flush=True)
             for name, target in targets.items():
-                cpu_before = sum(cpu_seconds(pid) for pid in target.pids)
+                cpu_before = total_cpu_seconds(target.pids)
                 result = wrk(
                     target.url, connections=args.connections, seconds=args.seconds, headers=headers
                 )
-                cpu = sum(cpu_seconds(pid) for pid in target.pids) - cpu_before
+                cpu = total_cpu_seconds(target.pids) - cpu_before
                 if result.errors:
                     raise SystemExit(f"{name}: {result.errors} failed requests")
                 results[name].append(result)

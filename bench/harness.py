@@ -42,6 +42,7 @@ __all__ = [
     "running",
     "start_gateway",
     "start_mlflow",
+    "total_cpu_seconds",
     "wrk",
 ]
 
@@ -206,6 +207,11 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def total_cpu_seconds(pids: list[int]) -> float:
+    """CPU time several processes have used so far, together."""
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def mlflow_workers(pid: int) -> list[int]:

@@ -31,13 +31,13 @@ from urllib.parse import urlsplit
 
 from harness import (
     children,
-    cpu_seconds,
     free_port,
     median,
     mlflow_workers,
     running,
     start_gateway,
     start_mlflow,
+    total_cpu_seconds,
 )
 
 MIB = 1024 * 1024
@@ -117,10 +117,6 @@ def _status_kib(pid: int, field: str) -> int:
     raise RuntimeError(f"/proc/{pid}/status has no {field}")
 
 
-def _cpu(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) for pid in pids)
-
-
 def _reported_kib() -> int | None:
     """Guest memory handed back to the hypervisor so far, where this kernel says."""
     try:
@@ -174,13 +170,20 @@ def main() -> None:
                     # MLflow writes uploads to disk: without this, each transfer would share
                     # the disk with the write-back of the upload before it.
                     os.sync()
-                    mlflow_before, gateway_before = _cpu(serving), _cpu(workers)
+                    mlflow_before, gateway_before = (
+                        total_cpu_seconds(serving),
+                        total_cpu_seconds(workers),
+                    )
                     seconds.setdefault(label, []).append(
                         transfer(base, f"{prefix}/{route}.bin", size)
                     )
-                    mlflow_cpu.setdefault(label, []).append(_cpu(serving) - mlflow_before)
+                    mlflow_cpu.setdefault(label, []).append(
+                        total_cpu_seconds(serving) - mlflow_before
+                    )
                     if route == "gateway":
-                        gateway_cpu.setdefault(direction, []).append(_cpu(workers) - gateway_before)
+                        gateway_cpu.setdefault(direction, []).append(
+                            total_cpu_seconds(workers) - gateway_before
+                        )
             for base, prefix in routes.values():
                 for route in routes:
                     delete(base, f"{prefix}/{route}.bin")
