@@ -28,11 +28,12 @@ from collections.abc import Callable, Collection, Sequence
 from urllib.parse import urlsplit
 
 import aiohttp
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
 from hokusai_platform.discovery.endpoint import Endpoint, is_ip_address
 from hokusai_platform.discovery.outlier import EndpointHealth, Outcome
 from hokusai_platform.discovery.policy import DEFAULT_POLICY, DiscoveryPolicy
+from hokusai_platform.discovery.request_metrics import FLUSH_SECONDS, RequestMetrics
 from hokusai_platform.discovery.resolver import Resolution, Resolver
 from hokusai_platform.discovery.sources import source_for
 
@@ -48,16 +49,6 @@ FALLBACK_ACTIVE = Gauge(
     "1 while the upstream's traffic goes to its pinned fallback endpoints.",
     ["upstream"],
     multiprocess_mode="livemax",
-)
-REQUESTS = Counter(
-    "hokusai_upstream_requests_total",
-    "Requests sent upstream, by endpoint and answer status (0: no answer).",
-    ["upstream", "endpoint", "status"],
-)
-LATENCY = Histogram(
-    "hokusai_upstream_request_duration_seconds",
-    "Time until the upstream's answer head arrived.",
-    ["upstream", "endpoint"],
 )
 
 Address = tuple[str, str, int]
@@ -107,8 +98,7 @@ class Upstream:
         self._condition: tuple[str, str, str | None] = ("unhealthy", "starting", None)
         self._since = time.time()
         self._removed_listeners: list[Callable[[Endpoint], None]] = []
-        # Metric children bound once per (endpoint, status): labels() costs a lookup and a lock.
-        self._request_metrics: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._request_metrics = RequestMetrics(name)
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -136,6 +126,7 @@ class Upstream:
         if self._resolver.source.kind != "static":
             self._tasks.append(asyncio.create_task(self._resolver.run()))
         self._tasks.append(asyncio.create_task(self._probe_loop()))
+        self._tasks.append(asyncio.create_task(self._flush_metrics_loop()))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -144,6 +135,7 @@ class Upstream:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self.flush_metrics()
         FALLBACK_ACTIVE.labels(self.name).set(0)
 
     # The hot path: called for every request.
@@ -171,15 +163,11 @@ class Upstream:
     def record_request(self, endpoint: Endpoint | None, status: int, seconds: float) -> None:
         """Metrics for one upstream request; status 0 when no answer arrived."""
         label = endpoint.authority if endpoint is not None else "none"
-        children = self._request_metrics.get((label, status))
-        if children is None:
-            children = (
-                REQUESTS.labels(self.name, label, str(status)),
-                LATENCY.labels(self.name, label),
-            )
-            self._request_metrics[label, status] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self._request_metrics.record(label, status, seconds)
+
+    def flush_metrics(self) -> None:
+        """Write the requests recorded since the last flush to the shared metrics."""
+        self._request_metrics.flush()
 
     # State changes.
 
@@ -284,6 +272,11 @@ class Upstream:
         while True:
             await asyncio.sleep(self.policy.probe_interval)
             await self.probe_now()
+
+    async def _flush_metrics_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.flush_metrics()
 
     async def probe_now(self) -> None:
         """Probe ejected endpoints whose back-off ended and, while on fallback, the discovered."""

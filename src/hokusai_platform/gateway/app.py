@@ -166,8 +166,15 @@ class Gateway:
         return await handler(request)
 
     async def metrics_text(self, request: Request) -> Response:
+        self.upstream.flush_metrics()  # this worker's requests so far; the others' within 1 s
         body, content_type = metrics.render()
         return Response(body=body, content_type=content_type)
+
+    async def metrics_only(self, request: Request) -> Response:
+        """The whole of the separate metrics listener (HOKUSAI_METRICS_PORT)."""
+        if request.path != "/metrics":
+            return errors.json_error(404, errors.ENDPOINT_NOT_FOUND, "only /metrics is served here")
+        return await self.metrics_text(request)
 
     async def index(self, request: Request) -> Response:
         return json_response(
@@ -209,14 +216,6 @@ class Gateway:
             report["message"] = f"MLflow cannot be reached: {mlflow.last_error}"
             return json_response(report, status=503)
         return json_response(report)
-
-
-async def metrics_only(request: Request) -> Response:
-    """The whole of the separate metrics listener (HOKUSAI_METRICS_PORT)."""
-    if request.path != "/metrics":
-        return errors.json_error(404, errors.ENDPOINT_NOT_FOUND, "only /metrics is served here")
-    body, content_type = metrics.render()
-    return Response(body=body, content_type=content_type)
 
 
 def create_app(settings: Settings) -> Gateway:

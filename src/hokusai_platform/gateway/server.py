@@ -15,7 +15,7 @@ import signal
 import socket
 
 from hokusai_platform.gateway import security
-from hokusai_platform.gateway.app import create_app, metrics_only
+from hokusai_platform.gateway.app import create_app
 from hokusai_platform.gateway.http import HttpServer, Limits
 from hokusai_platform.settings import Settings
 
@@ -63,7 +63,7 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
     await servers[0].listen(sock=sock)
     if settings.metrics_port is not None:
         # Every worker listens (SO_REUSEPORT); any of them answers with all workers' metrics.
-        servers.append(HttpServer(metrics_only, limits))
+        servers.append(HttpServer(gateway.metrics_only, limits))
         await servers[1].listen(host=settings.host, port=settings.metrics_port, reuse_port=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,0 +1,47 @@
+"""Per-request upstream metrics, tallied in the worker and written to the shared files in batches.
+
+In multiprocess mode every metric update takes a lock, calls getpid() and writes to a shared
+mmap; a request costs three of them, and a gateway at MLflow's pace pays them with cold caches
+(BENCHMARKS.md). So a request only appends its latency to a list here, and `flush` turns the
+tally into metric updates: once a second, before this worker renders a scrape, and at shutdown.
+A scrape may therefore miss another worker's last second; a worker that is stopped flushes
+first, so only one killed outright loses its last second.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+REQUESTS = Counter(
+    "hokusai_upstream_requests_total",
+    "Requests sent upstream, by endpoint and answer status (0: no answer).",
+    ["upstream", "endpoint", "status"],
+)
+LATENCY = Histogram(
+    "hokusai_upstream_request_duration_seconds",
+    "Time until the upstream's answer head arrived.",
+    ["upstream", "endpoint"],
+)
+
+FLUSH_SECONDS = 1.0
+
+
+class RequestMetrics:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self._pending: dict[tuple[str, int], list[float]] = {}
+
+    def record(self, endpoint: str, status: int, seconds: float) -> None:
+        """One upstream request to `endpoint`; status 0 when no answer arrived."""
+        latencies = self._pending.get((endpoint, status))
+        if latencies is None:
+            latencies = self._pending[endpoint, status] = []
+        latencies.append(seconds)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for (endpoint, status), latencies in pending.items():
+            REQUESTS.labels(self.upstream, endpoint, str(status)).inc(len(latencies))
+            histogram = LATENCY.labels(self.upstream, endpoint)
+            for seconds in latencies:
+                histogram.observe(seconds)
