@@ -6,6 +6,10 @@ against each, interleaved over several rounds so that noise from other work on t
 hits every target alike, and prints medians and the ratios the gateway must meet. The gateway
 runs as `hokusai serve` with its default worker count and request logging on.
 
+Each run through a proxy also prints the proxy's own CPU time per request (all its processes,
+from /proc). In front of MLflow that is the figure behind the ratio: MLflow's workers take
+every core, so whatever CPU the proxy spends comes out of MLflow's share.
+
 MLflow's workers share one listening socket, and a burst of new connections is sometimes
 accepted by one worker alone: that run measures half an MLflow, whoever the client is. A run
 against MLflow in which one worker did less than half the work of another is repeated (up to
@@ -21,10 +25,13 @@ import os
 import tempfile
 from collections import defaultdict
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import (
+    Server,
     WrkResult,
+    children,
     cpu_seconds,
     free_port,
     median,
@@ -35,6 +42,7 @@ from harness import (
     running,
     start_gateway,
     start_mlflow,
+    total_cpu_seconds,
     wrk,
 )
 
@@ -56,25 +64,37 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _measure(url: str, connections: int, seconds: int, serving: list[int]) -> tuple[WrkResult, int]:
-    """One wrk run, repeated while MLflow's workers share it lopsidedly; and the repeats."""
+@dataclass(frozen=True)
+class Run:
+    result: WrkResult
+    proxy_cpu_us: float | None  # the proxy's CPU time per request; None for a direct run
+    repeats: int  # lopsided runs thrown away before this one
+
+
+def _measure(url: str, connections: int, seconds: int, serving: list[int], proxy: list[int]) -> Run:
+    """One wrk run, repeated while MLflow's workers share it lopsidedly."""
     repeats = 0
     while True:
         before = [cpu_seconds(pid) for pid in serving]
+        proxy_before = total_cpu_seconds(proxy)
         result = wrk(url, connections=connections, seconds=seconds)
+        proxy_used = total_cpu_seconds(proxy) - proxy_before
         used = [cpu_seconds(pid) - start for pid, start in zip(serving, before, strict=True)]
         if len(used) < 2 or min(used) >= max(used) / 2 or repeats == LOPSIDED_REPEATS:
-            return result, repeats
+            requests = result.requests_per_second * seconds
+            cpu_us = proxy_used / requests * 1e6 if proxy and requests else None
+            return Run(result, cpu_us, repeats)
         repeats += 1
 
 
 def _start_everything(
     stack: ExitStack, root: Path, args: argparse.Namespace
-) -> tuple[dict[str, str], list[int]]:
-    """Every target's `/version` URL, by name; and MLflow's worker processes."""
+) -> tuple[dict[str, str], list[int], dict[str, list[int]]]:
+    """Every target's `/version` URL, by name; MLflow's worker processes; each proxy's processes."""
     port = {name: free_port() for name in ("static", "mlflow")}
     upstream = {name: f"http://127.0.0.1:{port[name]}" for name in port}
     urls: dict[str, str] = {}
+    proxies: dict[str, list[int]] = {}
     for name in ("static", "mlflow"):
         if name == "static":
             stack.enter_context(running(nginx_static(root / name, port[name]).start()))
@@ -89,6 +109,7 @@ def _start_everything(
         nginx = nginx_proxy(root / f"nginx-{name}", nginx_port, port[name]).start()
         stack.enter_context(running(nginx))
         urls[f"{name} via nginx"] = f"http://127.0.0.1:{nginx_port}/version"
+        proxies[f"{name} via nginx"] = _process_and_children(nginx)
         gateway_port = free_port()
         env = {
             "MLFLOW_SERVER_URL": upstream[name],
@@ -98,13 +119,22 @@ def _start_everything(
         gateway = start_gateway(root / f"gateway-{name}.log", gateway_port, env)
         stack.enter_context(running(gateway))
         urls[f"{name} via gateway"] = f"http://127.0.0.1:{gateway_port}{GATEWAY_PREFIX}/version"
-    return urls, serving
+        proxies[f"{name} via gateway"] = _process_and_children(gateway)
+    return urls, serving, proxies
 
 
-def _plan(urls: dict[str, str]) -> list[tuple[str, str, int]]:
-    """(label, url, connections) for one round."""
-    runs = [(f"{name} c16", url, 16) for name, url in urls.items()]
-    runs += [(f"{name} c1", url, 1) for name, url in urls.items() if name.startswith("mlflow")]
+def _process_and_children(server: Server) -> list[int]:
+    """A started server's processes: nginx's master and workers, the gateway's workers."""
+    assert server.process is not None
+    return [server.process.pid, *children(server.process.pid)]
+
+
+def _plan(urls: dict[str, str]) -> list[tuple[str, str, str, int]]:
+    """(label, target, url, connections) for one round."""
+    runs = [(f"{name} c16", name, url, 16) for name, url in urls.items()]
+    runs += [
+        (f"{name} c1", name, url, 1) for name, url in urls.items() if name.startswith("mlflow")
+    ]
     return runs
 
 
@@ -116,34 +146,40 @@ def _verdict(value: float, target: float, *, at_most: bool = False) -> str:
 def main() -> None:
     args = _arguments()
     require("wrk", "nginx")
-    results: dict[str, list[WrkResult]] = defaultdict(list)
-    repeated: dict[str, int] = defaultdict(int)
+    runs_by_label: dict[str, list[Run]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as scratch, ExitStack() as stack:
-        urls, serving = _start_everything(stack, Path(scratch), args)
-        runs = _plan(urls)
-        for _, url, connections in runs:  # warm up pools, caches and MLflow's lazy imports
+        urls, serving, proxies = _start_everything(stack, Path(scratch), args)
+        plan = _plan(urls)
+        for _, _, url, connections in plan:  # warm up pools, caches and MLflow's lazy imports
             wrk(url, connections=connections, seconds=1)
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}/{args.rounds}", flush=True)
-            for label, url, connections in runs:
+            for label, target, url, connections in plan:
                 # One connection keeps one worker busy: only concurrent runs can be lopsided.
                 concurrent = label.startswith("mlflow") and connections > 1
                 watched = serving if concurrent else []
-                result, repeats = _measure(url, connections, args.seconds, watched)
-                results[label].append(result)
-                repeated[label] += repeats
+                run = _measure(url, connections, args.seconds, watched, proxies.get(target, []))
+                runs_by_label[label].append(run)
+                cpu = f"  proxy CPU {run.proxy_cpu_us:.0f} µs/req" if run.proxy_cpu_us else ""
                 print(
-                    f"  {label:<26}{result.requests_per_second:>8.0f} req/s"
-                    f"  p50 {result.p50_ms:.2f} ms",
+                    f"  {label:<26}{run.result.requests_per_second:>8.0f} req/s"
+                    f"  p50 {run.result.p50_ms:.2f} ms{cpu}",
                     flush=True,
                 )
 
-    print(f"\n{'target':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for label, rounds in results.items():
+    results = {label: [run.result for run in runs] for label, runs in runs_by_label.items()}
+    print(
+        f"\n{'target':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+        f"{'proxy CPU µs/req':>18}"
+    )
+    for label, runs in runs_by_label.items():
+        proxy_cpu = [run.proxy_cpu_us for run in runs if run.proxy_cpu_us is not None]
         print(
-            f"{label:<28}{median([r.requests_per_second for r in rounds]):>10.0f}"
-            f"{median([r.p50_ms for r in rounds]):>10.2f}"
-            f"{median([r.p99_ms for r in rounds]):>10.2f}{sum(r.errors for r in rounds):>8}"
+            f"{label:<28}{median([r.result.requests_per_second for r in runs]):>10.0f}"
+            f"{median([r.result.p50_ms for r in runs]):>10.2f}"
+            f"{median([r.result.p99_ms for r in runs]):>10.2f}"
+            f"{sum(r.result.errors for r in runs):>8}"
+            f"{f'{median(proxy_cpu):.0f}' if proxy_cpu else '-':>18}"
         )
 
     def ratios(numerator: str, denominator: str) -> list[float]:
@@ -176,6 +212,7 @@ def main() -> None:
         f"  (target <= {ADDED_P50_TARGET_MS} ms: {verdict})"
     )
     print("(ratios and added latency: medians of the per-round values)")
+    repeated = {label: sum(run.repeats for run in runs) for label, runs in runs_by_label.items()}
     lopsided = ", ".join(f"{label} {count}" for label, count in repeated.items() if count)
     print(f"runs repeated because MLflow's workers shared them lopsidedly: {lopsided or 'none'}")
 
