@@ -71,30 +71,35 @@ class Run:
     repeats: int  # lopsided runs thrown away before this one
 
 
-def _measure(url: str, connections: int, seconds: int, serving: list[int], proxy: list[int]) -> Run:
+def _measure(
+    url: str, connections: int, seconds: int, serving: list[int], proxy: Server | None
+) -> Run:
     """One wrk run, repeated while MLflow's workers share it lopsidedly."""
     repeats = 0
     while True:
+        # Looked up each time: nginx forks its workers after it starts, and the gateway
+        # replaces a worker that dies.
+        proxy_processes = _process_and_children(proxy) if proxy is not None else []
         before = [cpu_seconds(pid) for pid in serving]
-        proxy_before = total_cpu_seconds(proxy)
+        proxy_before = total_cpu_seconds(proxy_processes)
         result = wrk(url, connections=connections, seconds=seconds)
-        proxy_used = total_cpu_seconds(proxy) - proxy_before
+        proxy_used = total_cpu_seconds(proxy_processes) - proxy_before
         used = [cpu_seconds(pid) - start for pid, start in zip(serving, before, strict=True)]
         if len(used) < 2 or min(used) >= max(used) / 2 or repeats == LOPSIDED_REPEATS:
             requests = result.requests_per_second * seconds
-            cpu_us = proxy_used / requests * 1e6 if proxy and requests else None
+            cpu_us = proxy_used / requests * 1e6 if proxy_processes and requests else None
             return Run(result, cpu_us, repeats)
         repeats += 1
 
 
 def _start_everything(
     stack: ExitStack, root: Path, args: argparse.Namespace
-) -> tuple[dict[str, str], list[int], dict[str, list[int]]]:
-    """Every target's `/version` URL, by name; MLflow's worker processes; each proxy's processes."""
+) -> tuple[dict[str, str], list[int], dict[str, Server]]:
+    """Every target's `/version` URL, by name; MLflow's worker processes; the proxies."""
     port = {name: free_port() for name in ("static", "mlflow")}
     upstream = {name: f"http://127.0.0.1:{port[name]}" for name in port}
     urls: dict[str, str] = {}
-    proxies: dict[str, list[int]] = {}
+    proxies: dict[str, Server] = {}
     for name in ("static", "mlflow"):
         if name == "static":
             stack.enter_context(running(nginx_static(root / name, port[name]).start()))
@@ -109,7 +114,7 @@ def _start_everything(
         nginx = nginx_proxy(root / f"nginx-{name}", nginx_port, port[name]).start()
         stack.enter_context(running(nginx))
         urls[f"{name} via nginx"] = f"http://127.0.0.1:{nginx_port}/version"
-        proxies[f"{name} via nginx"] = _process_and_children(nginx)
+        proxies[f"{name} via nginx"] = nginx
         gateway_port = free_port()
         env = {
             "MLFLOW_SERVER_URL": upstream[name],
@@ -119,7 +124,7 @@ def _start_everything(
         gateway = start_gateway(root / f"gateway-{name}.log", gateway_port, env)
         stack.enter_context(running(gateway))
         urls[f"{name} via gateway"] = f"http://127.0.0.1:{gateway_port}{GATEWAY_PREFIX}/version"
-        proxies[f"{name} via gateway"] = _process_and_children(gateway)
+        proxies[f"{name} via gateway"] = gateway
     return urls, serving, proxies
 
 
@@ -158,7 +163,7 @@ def main() -> None:
                 # One connection keeps one worker busy: only concurrent runs can be lopsided.
                 concurrent = label.startswith("mlflow") and connections > 1
                 watched = serving if concurrent else []
-                run = _measure(url, connections, args.seconds, watched, proxies.get(target, []))
+                run = _measure(url, connections, args.seconds, watched, proxies.get(target))
                 runs_by_label[label].append(run)
                 cpu = f"  proxy CPU {run.proxy_cpu_us:.0f} µs/req" if run.proxy_cpu_us else ""
                 print(
