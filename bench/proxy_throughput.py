@@ -165,7 +165,11 @@ def main() -> None:
                 watched = serving if concurrent else []
                 run = _measure(url, connections, args.seconds, watched, proxies.get(target))
                 runs_by_label[label].append(run)
-                cpu = f"  proxy CPU {run.proxy_cpu_us:.0f} µs/req" if run.proxy_cpu_us else ""
+                cpu = (
+                    f"  proxy CPU {run.proxy_cpu_us:.0f} µs/req"
+                    if run.proxy_cpu_us is not None
+                    else ""
+                )
                 print(
                     f"  {label:<26}{run.result.requests_per_second:>8.0f} req/s"
                     f"  p50 {run.result.p50_ms:.2f} ms{cpu}",
