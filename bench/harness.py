@@ -7,6 +7,7 @@ MLflow and the gateway exactly as the tests do.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import statistics
@@ -34,6 +35,7 @@ __all__ = [
     "children",
     "cpu_seconds",
     "free_port",
+    "interpreter",
     "median",
     "mlflow_workers",
     "nginx_proxy",
@@ -192,6 +194,18 @@ def wrk(
     return WrkResult(
         float(rate.group(1)), _milliseconds(p50.group(1)), _milliseconds(p99.group(1)), errors
     )
+
+
+def interpreter() -> str:
+    """The Python every server of a bench runs on, and how its core is linked.
+
+    Every CPU figure depends on the interpreter's build: pyenv's default one (no profile-guided
+    or link-time optimisation, libpython a shared library) costs the gateway about a fifth more
+    CPU per request than Debian's (both, libpython in the executable); see BENCHMARKS.md."""
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    shared = next((line.split()[-1] for line in maps if "/libpython" in line), None)
+    linkage = f"libpython shared ({shared})" if shared else "libpython in the executable"
+    return f"python {platform.python_version()} at {os.path.realpath(sys.executable)}, {linkage}"
 
 
 def median(values: list[float]) -> float:

@@ -34,6 +34,7 @@ from harness import (
     children,
     cpu_seconds,
     free_port,
+    interpreter,
     median,
     mlflow_workers,
     nginx_proxy,
@@ -151,6 +152,7 @@ def _verdict(value: float, target: float, *, at_most: bool = False) -> str:
 def main() -> None:
     args = _arguments()
     require("wrk", "nginx")
+    print(interpreter(), flush=True)
     runs_by_label: dict[str, list[Run]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as scratch, ExitStack() as stack:
         urls, serving, proxies = _start_everything(stack, Path(scratch), args)

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from harness import (
     children,
     free_port,
+    interpreter,
     median,
     mlflow_workers,
     running,
@@ -131,6 +132,7 @@ def _reset_peak(pid: int) -> None:
 
 def main() -> None:
     args = _arguments()
+    print(interpreter(), flush=True)
     size = args.size_mib * MIB
     gib = size / (1024 * MIB)
     seconds: dict[str, list[float]] = {}
