@@ -8,7 +8,10 @@ runs as `hokusai serve` with its default worker count and request logging on.
 
 Each run through a proxy also prints the proxy's own CPU time per request (all its processes,
 from /proc). In front of MLflow that is the figure behind the ratio: MLflow's workers take
-every core, so whatever CPU the proxy spends comes out of MLflow's share.
+every core, so whatever CPU the proxy spends comes out of MLflow's share. Each run against
+MLflow also prints its workers' CPU time per request and how many cores they kept busy:
+MLflow's requests per second are the one divided by the other, so these two say whether a
+proxy costs throughput by taking cores from MLflow or by making its requests dearer.
 
 MLflow's workers share one listening socket, and a burst of new connections is sometimes
 accepted by one worker alone: that run measures half an MLflow, whoever the client is. A run
@@ -69,27 +72,40 @@ def _arguments() -> argparse.Namespace:
 class Run:
     result: WrkResult
     proxy_cpu_us: float | None  # the proxy's CPU time per request; None for a direct run
+    mlflow_cpu_us: float | None  # MLflow's workers' CPU time per request; None for static runs
+    mlflow_cores: float | None  # how many cores MLflow's workers kept busy, on average
     repeats: int  # lopsided runs thrown away before this one
 
 
+def _per_request(cpu_seconds_used: float, requests: float) -> float | None:
+    return cpu_seconds_used / requests * 1e6 if requests else None
+
+
 def _measure(
-    url: str, connections: int, seconds: int, serving: list[int], proxy: Server | None
+    url: str, connections: int, seconds: int, mlflow: list[int], proxy: Server | None
 ) -> Run:
-    """One wrk run, repeated while MLflow's workers share it lopsidedly."""
+    """One wrk run; a concurrent one is repeated while MLflow's workers share it lopsidedly."""
     repeats = 0
     while True:
         # Looked up each time: nginx forks its workers after it starts, and the gateway
         # replaces a worker that dies.
         proxy_processes = _process_and_children(proxy) if proxy is not None else []
-        before = [cpu_seconds(pid) for pid in serving]
+        before = [cpu_seconds(pid) for pid in mlflow]
         proxy_before = total_cpu_seconds(proxy_processes)
         result = wrk(url, connections=connections, seconds=seconds)
         proxy_used = total_cpu_seconds(proxy_processes) - proxy_before
-        used = [cpu_seconds(pid) - start for pid, start in zip(serving, before, strict=True)]
-        if len(used) < 2 or min(used) >= max(used) / 2 or repeats == LOPSIDED_REPEATS:
+        used = [cpu_seconds(pid) - start for pid, start in zip(mlflow, before, strict=True)]
+        # One connection keeps one worker busy: only concurrent runs can be lopsided.
+        lopsided = connections > 1 and len(used) > 1 and min(used) < max(used) / 2
+        if not lopsided or repeats == LOPSIDED_REPEATS:
             requests = result.requests_per_second * seconds
-            cpu_us = proxy_used / requests * 1e6 if proxy_processes and requests else None
-            return Run(result, cpu_us, repeats)
+            return Run(
+                result,
+                proxy_cpu_us=_per_request(proxy_used, requests) if proxy_processes else None,
+                mlflow_cpu_us=_per_request(sum(used), requests) if used else None,
+                mlflow_cores=sum(used) / seconds if used else None,
+                repeats=repeats,
+            )
         repeats += 1
 
 
@@ -149,6 +165,11 @@ def _verdict(value: float, target: float, *, at_most: bool = False) -> str:
     return "met" if met else "MISSED"
 
 
+def _median_or_dash(values: list[float | None]) -> str:
+    known = [value for value in values if value is not None]
+    return f"{median(known):.0f}" if known else "-"
+
+
 def main() -> None:
     args = _arguments()
     require("wrk", "nginx")
@@ -162,16 +183,15 @@ def main() -> None:
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}/{args.rounds}", flush=True)
             for label, target, url, connections in plan:
-                # One connection keeps one worker busy: only concurrent runs can be lopsided.
-                concurrent = label.startswith("mlflow") and connections > 1
-                watched = serving if concurrent else []
+                watched = serving if label.startswith("mlflow") else []
                 run = _measure(url, connections, args.seconds, watched, proxies.get(target))
                 runs_by_label[label].append(run)
-                cpu = (
-                    f"  proxy CPU {run.proxy_cpu_us:.0f} µs/req"
-                    if run.proxy_cpu_us is not None
-                    else ""
-                )
+                cpu = ""
+                if run.mlflow_cpu_us is not None and run.mlflow_cores is not None:
+                    cpu += f"  MLflow {run.mlflow_cpu_us:.0f} µs/req"
+                    cpu += f" on {run.mlflow_cores:.2f} cores"
+                if run.proxy_cpu_us is not None:
+                    cpu += f"  proxy {run.proxy_cpu_us:.0f} µs/req"
                 print(
                     f"  {label:<26}{run.result.requests_per_second:>8.0f} req/s"
                     f"  p50 {run.result.p50_ms:.2f} ms{cpu}",
@@ -181,16 +201,16 @@ def main() -> None:
     results = {label: [run.result for run in runs] for label, runs in runs_by_label.items()}
     print(
         f"\n{'target':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
-        f"{'proxy CPU µs/req':>18}"
+        f"{'MLflow CPU µs/req':>19}{'proxy CPU µs/req':>18}"
     )
     for label, runs in runs_by_label.items():
-        proxy_cpu = [run.proxy_cpu_us for run in runs if run.proxy_cpu_us is not None]
         print(
             f"{label:<28}{median([r.result.requests_per_second for r in runs]):>10.0f}"
             f"{median([r.result.p50_ms for r in runs]):>10.2f}"
             f"{median([r.result.p99_ms for r in runs]):>10.2f}"
             f"{sum(r.result.errors for r in runs):>8}"
-            f"{f'{median(proxy_cpu):.0f}' if proxy_cpu else '-':>18}"
+            f"{_median_or_dash([r.mlflow_cpu_us for r in runs]):>19}"
+            f"{_median_or_dash([r.proxy_cpu_us for r in runs]):>18}"
         )
 
     def ratios(numerator: str, denominator: str) -> list[float]:
