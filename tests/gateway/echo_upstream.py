@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -73,11 +74,13 @@ def _handler(record: EchoUpstream) -> type[BaseHTTPRequestHandler]:
                 time.sleep(3)
             if self.path.startswith("/html404"):
                 return self._answer(404, b"<html>Not Found</html>", "text/html; charset=utf-8")
-            echo = {
+            echo: dict[str, object] = {
                 "method": received.method,
                 "path": received.path,
                 "body_length": len(received.body),
             }
+            if padding := parse_qs(urlsplit(received.path).query).get("pad"):
+                echo["pad"] = "x" * int(padding[0])  # an answer large enough to be streamed
             return self._answer(200, json.dumps(echo).encode(), "application/json")
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle

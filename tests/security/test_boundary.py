@@ -16,6 +16,7 @@ from processes import free_port, start_gateway
 from secured import GENEROUS, Keys, request
 
 from hokusai_platform.audit import FLUSH_SECONDS
+from hokusai_platform.gateway.proxy import BUFFER_LIMIT
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.scopes import Scope
 
@@ -73,6 +74,19 @@ def test_a_valid_key_passes_and_is_not_forwarded(
     assert "authorization" not in echo.last().headers
     assert int(headers["ratelimit-limit"]) == GENEROUS.limit
     assert "ratelimit-remaining" in headers and "ratelimit-reset" in headers
+
+
+def test_a_streamed_answer_carries_the_rate_limit_and_request_id_too(
+    gateway: str, keys: Keys
+) -> None:
+    # Past the gateway's buffer limit (256 KiB), the answer's head is sent before its body.
+    padded = SEARCH + f"&pad={BUFFER_LIMIT + 1}"
+    headers = {**bearer(keys.read), "X-Request-ID": "streamed-1"}
+    status, answer_headers, body = request(gateway, "GET", padded, headers)
+    assert status == 200 and len(body) > BUFFER_LIMIT
+    assert answer_headers["x-request-id"] == "streamed-1"
+    assert int(answer_headers["ratelimit-limit"]) == GENEROUS.limit
+    assert "ratelimit-remaining" in answer_headers and "ratelimit-reset" in answer_headers
 
 
 @pytest.mark.parametrize(

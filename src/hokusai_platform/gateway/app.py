@@ -123,6 +123,7 @@ class Gateway:
         """Request id, JSON errors for everything, and one access-log line."""
         started = time.perf_counter()
         request_id = self._request_id(request)
+        request.response_headers.append(("X-Request-ID", request_id))
         try:
             response = await self._dispatch(request, request_id)
         except ClientDisconnected:
@@ -131,8 +132,6 @@ class Gateway:
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id})
             response = errors.json_error(500, errors.INTERNAL_ERROR, "internal error")
-        if not response.prepared:
-            response.headers["X-Request-ID"] = request_id
         if self._access_log is not None:
             self._access_log.write(
                 {

@@ -125,6 +125,7 @@ class Request:
         "path",
         "query_string",
         "raw_path",
+        "response_headers",
         "upstream",
     )
 
@@ -150,6 +151,8 @@ class Request:
         length = headers.get("Content-Length")
         self.content_length = int(length) if length is not None else None
         self.upstream: str | None = None  # the endpoint that answered, for the access log
+        # Set on whatever answers the request, whole or streamed (request id, rate limit).
+        self.response_headers: list[tuple[str, str]] = []
 
     @property
     def body_unread(self) -> bool:
@@ -438,6 +441,8 @@ class HttpConnection(asyncio.Protocol):
             keep_alive = request.keep_alive and not request.body_unread
             request.keep_alive = keep_alive
             head_only = request.method == "HEAD" or response.status in NO_BODY_STATUSES
+            for name, value in request.response_headers:
+                response.headers[name] = value
             head = encode_head(response.status, response.headers, len(response.body), keep_alive)
             self.write(head if head_only else head + response.body)
         elif not response.prepared:

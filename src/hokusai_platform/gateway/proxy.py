@@ -228,7 +228,6 @@ class MlflowProxy:
             except UpstreamError as exc:
                 return self._failure_response(request_id, endpoint, exc)
             return Response(status=status, body=body, headers=headers)
-        headers["X-Request-ID"] = request_id
         response = StreamResponse(status=status, headers=headers)
         await response.prepare(request)
         try:

@@ -66,6 +66,8 @@ class StreamResponse:
         """Send the status line and headers."""
         self._request = request
         self.prepared = True
+        for name, value in request.response_headers:
+            self.headers[name] = value
         has_body = request.method != "HEAD" and self.status not in NO_BODY_STATUSES
         if has_body and "Content-Length" not in self.headers:
             if request.http_version == "1.1":

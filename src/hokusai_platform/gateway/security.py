@@ -32,7 +32,7 @@ from hokusai_platform.keys.auth import (
 )
 from hokusai_platform.keys.scopes import ROUTES, route_family
 from hokusai_platform.keys.store import KeyInfo, KeyStore
-from hokusai_platform.ratelimit import Decision, RateLimiter
+from hokusai_platform.ratelimit import RateLimiter
 from hokusai_platform.settings import Settings
 
 log = logging.getLogger("hokusai.security")
@@ -124,7 +124,6 @@ class Guard:
             )
             refusal.headers["WWW-Authenticate"] = CHALLENGE
             return refusal
-        decision: Decision | None = None
         response: AnyResponse
         if not key.scope.allows(required):
             response = self._refuse(
@@ -137,6 +136,8 @@ class Guard:
             )
         else:
             decision = await self.limiter.check(key.id, key.rate)
+            if decision is not None:
+                request.response_headers.extend(decision.headers().items())
             if decision is not None and not decision.allowed:
                 response = self._refuse(
                     request_id,
@@ -150,8 +151,6 @@ class Guard:
                 response = await self._forward_within_limits(
                     request, request_id, mlflow_path, forward
                 )
-        if decision is not None and not response.prepared:
-            response.headers.update(decision.headers())
         self._record(request, request_id, key, mlflow_path, response, started)
         return response
 
