@@ -125,7 +125,10 @@ class Gateway:
         request_id = self._request_id(request)
         request.response_headers.append(("X-Request-ID", request_id))
         try:
-            response = await self._dispatch(request, request_id)
+            if request.raw_path.startswith(PREFIX):
+                response = await self.guard.handle(request, request_id, self.proxy.handle)
+            else:
+                response = await self._route(request)
         except ClientDisconnected:
             # Logged as nginx does; the answer has nowhere to go.
             response = errors.json_error(499, "CLIENT_CLOSED_REQUEST", "the caller went away")
@@ -147,11 +150,9 @@ class Gateway:
             )
         return response
 
-    async def _dispatch(self, request: Request, request_id: str) -> AnyResponse:
-        raw_path = request.raw_path
-        if raw_path.startswith(PREFIX):
-            return await self.guard.handle(request, request_id, self.proxy.handle)
-        if not raw_path.startswith("/"):
+    async def _route(self, request: Request) -> AnyResponse:
+        """The gateway's own endpoints: everything outside the MLflow proxy's prefix."""
+        if not request.raw_path.startswith("/"):
             return errors.json_error(
                 400, errors.BAD_REQUEST, "absolute-form request targets are not accepted"
             )

@@ -12,8 +12,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from multidict import CIMultiDict
-
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.gateway.proxy import MAX_ATTEMPTS, MlflowProxy
 from hokusai_platform.gateway.upstream import ConnectError, UpstreamError
@@ -97,8 +95,8 @@ class MlflowHealth:
         return DependencyHealth("healthy", base, latency_ms, version, self._last_error, time.time())
 
     async def _get(self, endpoint: Endpoint, path: str) -> tuple[int, bytes]:
-        answer = await self._proxy.send(
-            endpoint, "GET", path, CIMultiDict(Host=endpoint.authority), None, None
+        answer = await self._proxy.client.send(
+            endpoint, "GET", path, [("Host", endpoint.authority)]
         )
         try:
             return answer.status, await answer.read()

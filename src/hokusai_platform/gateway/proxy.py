@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 import time
 
-from multidict import CIMultiDict
-
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.discovery.upstream import Upstream
@@ -148,8 +146,13 @@ class MlflowProxy:
             started = time.perf_counter()
             answer: bytes | None = None
             try:
-                upstream = await self.send(
-                    endpoint, request.method, target, headers, body, content_length
+                upstream = await self.client.send(
+                    endpoint,
+                    request.method,
+                    target,
+                    headers.items(),
+                    body,
+                    content_length=content_length,
                 )
                 if repeatable and _is_small(upstream):
                     # Read before anything reaches the caller, so that an endpoint dying
@@ -176,20 +179,6 @@ class MlflowProxy:
             return await self._relay(request, request_id, endpoint, upstream, answer)
         finally:
             upstream.close()
-
-    async def send(
-        self,
-        endpoint: Endpoint,
-        method: str,
-        target: str,
-        headers: CIMultiDict[str],
-        body: Body,
-        content_length: int | None,
-    ) -> UpstreamResponse:
-        """The one step that talks to MLflow: send the request to `endpoint`."""
-        return await self.client.send(
-            endpoint, method, target, headers.items(), body, content_length=content_length
-        )
 
     def _unreachable(self, request_id: str) -> Response:
         message = f"upstream {self.upstream.target}: no usable endpoint ({self.upstream.reason})"

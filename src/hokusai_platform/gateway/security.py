@@ -105,9 +105,11 @@ class Guard:
                 request_id, "host", 421, MISDIRECTED_REQUEST, "this server does not serve that Host"
             )
         mlflow_path = request.path[len(MOUNT) :]
-        required = ROUTES.required(request.method, mlflow_path)
-        if required is None or self._authenticator is None:
-            return await self._forward_within_limits(request, request_id, mlflow_path, forward)
+        if self._authenticator is None or (
+            (required := ROUTES.required(request.method, mlflow_path)) is None
+        ):
+            refusal = self._size_refusal(request, request_id, mlflow_path)
+            return refusal if refusal is not None else await forward(request, request_id)
         started = time.perf_counter()
         try:
             key = await self._authenticator.authenticate(
@@ -148,15 +150,13 @@ class Guard:
                     f"{decision.retry_after_seconds} s",
                 )
             else:
-                response = await self._forward_within_limits(
-                    request, request_id, mlflow_path, forward
-                )
+                refusal = self._size_refusal(request, request_id, mlflow_path)
+                response = refusal if refusal is not None else await forward(request, request_id)
         self._record(request, request_id, key, mlflow_path, response, started)
         return response
 
-    async def _forward_within_limits(
-        self, request: Request, request_id: str, mlflow_path: str, forward: Forward
-    ) -> AnyResponse:
+    def _size_refusal(self, request: Request, request_id: str, mlflow_path: str) -> Response | None:
+        """The refusal of a body whose declared size is over its route's limit, if it is."""
         length = request.content_length
         if length is not None:
             is_artifact = any(marker in mlflow_path for marker in _ARTIFACT_UPLOAD_MARKERS)
@@ -174,7 +174,7 @@ class Guard:
                     errors.REQUEST_TOO_LARGE,
                     f"{kind} of {length} bytes exceeds the limit of {limit} bytes",
                 )
-        return await forward(request, request_id)
+        return None
 
     def _refuse(
         self,

@@ -209,6 +209,18 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return chunk
 
+    def take_complete_body(self) -> bytes | None:
+        """The whole body at once if all of it has arrived (a small answer's usually has)."""
+        if not self.complete:
+            return None
+        body = b"".join(self._chunks)
+        self._chunks.clear()
+        self._buffered = 0
+        if self._paused and self.transport:
+            self._paused = False
+            self.transport.resume_reading()
+        return body
+
     def _fail(self, error: UpstreamError) -> None:
         self.error = error
         for waiter in (self._head, self._data):
@@ -281,11 +293,14 @@ class UpstreamResponse:
         return None
 
     async def read(self) -> bytes:
-        chunks = []
-        while chunk := await self._conn.next_chunk(self._client.read_timeout):
-            chunks.append(chunk)
+        body = self._conn.take_complete_body()
+        if body is None:
+            chunks = []
+            while chunk := await self._conn.next_chunk(self._client.read_timeout):
+                chunks.append(chunk)
+            body = b"".join(chunks)
         self._release()
-        return b"".join(chunks)
+        return body
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         while chunk := await self._conn.next_chunk(self._client.read_timeout):
@@ -337,7 +352,10 @@ class UpstreamClient:
             else:
                 lines.append(f"Content-Length: {content_length}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
-        conn, reused = await self._acquire(endpoint)
+        conn = self._idle_connection(endpoint)
+        reused = conn is not None
+        if conn is None:
+            conn = await self._connect(endpoint)
         try:
             answered = conn.begin(head_only=method == "HEAD")
             if isinstance(body, bytes) or body is None:
@@ -358,16 +376,17 @@ class UpstreamClient:
             raise
         return UpstreamResponse(self, endpoint, conn)
 
-    async def _acquire(self, endpoint: Endpoint) -> tuple[_Connection, bool]:
+    def _idle_connection(self, endpoint: Endpoint) -> _Connection | None:
+        """A pooled connection to reuse, if one is still fresh."""
         idle = self._idle.get(endpoint.address)
         if idle:
             too_old = time.monotonic() - IDLE_SECONDS
             while idle:
                 conn = idle.pop()
                 if not conn.closed and conn.idle_since > too_old:
-                    return conn, True
+                    return conn
                 conn._close()
-        return await self._connect(endpoint), False
+        return None
 
     async def _connect(self, endpoint: Endpoint) -> _Connection:
         loop = asyncio.get_running_loop()

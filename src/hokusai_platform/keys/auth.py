@@ -65,7 +65,7 @@ def _from_authorization(value: str) -> str:
 def reject_key_in_query(query_string: str) -> None:
     lowered = query_string.lower()
     # Parsing costs more than the rest of the check; most query strings cannot hold a key.
-    if not any(marker in lowered for marker in _QUERY_MARKERS):
+    if not lowered or not any(marker in lowered for marker in _QUERY_MARKERS):
         return
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         if name.lower() in _QUERY_KEY_NAMES or tokens.PREFIX in value or tokens.PREFIX in name:
