@@ -30,12 +30,14 @@ from processes import (
 )
 
 __all__ = [
+    "Run",
     "Server",
     "WrkResult",
     "children",
     "cpu_seconds",
     "free_port",
     "interpreter",
+    "measure",
     "median",
     "mlflow_workers",
     "nginx_proxy",
@@ -226,6 +228,61 @@ def cpu_seconds(pid: int) -> float:
 def total_cpu_seconds(pids: list[int]) -> float:
     """CPU time several processes have used so far, together."""
     return sum(cpu_seconds(pid) for pid in pids)
+
+
+@dataclass(frozen=True)
+class Run:
+    result: WrkResult
+    proxy_cpu_us: float | None  # the proxy's CPU time per request; None for a direct run
+    mlflow_cpu_us: float | None  # MLflow's workers' CPU time per request; None for static runs
+    mlflow_cores: float | None  # how many cores MLflow's workers kept busy, on average
+    repeats: int  # lopsided runs thrown away before this one
+
+
+LOPSIDED_REPEATS = 3
+
+
+def measure(
+    url: str, connections: int, seconds: int, mlflow: list[int], proxy: Server | None
+) -> Run:
+    """One wrk run, with MLflow's and the proxy's CPU time per request (Linux /proc).
+
+    MLflow's workers share one listening socket, and a burst of new connections is sometimes
+    accepted by one worker alone: that run measures half an MLflow, whoever the client is. A
+    concurrent run in which one worker did less than half the work of another is repeated (up
+    to LOPSIDED_REPEATS times); the returned run counts the repeats."""
+    repeats = 0
+    while True:
+        # Looked up each time: nginx forks its workers after it starts, and the gateway
+        # replaces a worker that dies.
+        proxy_processes = _process_and_children(proxy) if proxy is not None else []
+        before = [cpu_seconds(pid) for pid in mlflow]
+        proxy_before = total_cpu_seconds(proxy_processes)
+        result = wrk(url, connections=connections, seconds=seconds)
+        proxy_used = total_cpu_seconds(proxy_processes) - proxy_before
+        used = [cpu_seconds(pid) - start for pid, start in zip(mlflow, before, strict=True)]
+        # One connection keeps one worker busy: only concurrent runs can be lopsided.
+        lopsided = connections > 1 and len(used) > 1 and min(used) < max(used) / 2
+        if not lopsided or repeats == LOPSIDED_REPEATS:
+            requests = result.requests_per_second * seconds
+            return Run(
+                result,
+                proxy_cpu_us=_per_request(proxy_used, requests) if proxy_processes else None,
+                mlflow_cpu_us=_per_request(sum(used), requests) if used else None,
+                mlflow_cores=sum(used) / seconds if used else None,
+                repeats=repeats,
+            )
+        repeats += 1
+
+
+def _per_request(cpu_seconds_used: float, requests: float) -> float | None:
+    return cpu_seconds_used / requests * 1e6 if requests else None
+
+
+def _process_and_children(server: Server) -> list[int]:
+    """A started server's processes: nginx's master and workers, the gateway's workers."""
+    assert server.process is not None
+    return [server.process.pid, *children(server.process.pid)]
 
 
 def mlflow_workers(pid: int) -> list[int]:

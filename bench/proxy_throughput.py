@@ -28,16 +28,14 @@ import os
 import tempfile
 from collections import defaultdict
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness import (
+    Run,
     Server,
-    WrkResult,
-    children,
-    cpu_seconds,
     free_port,
     interpreter,
+    measure,
     median,
     mlflow_workers,
     nginx_proxy,
@@ -46,7 +44,6 @@ from harness import (
     running,
     start_gateway,
     start_mlflow,
-    total_cpu_seconds,
     wrk,
 )
 
@@ -54,7 +51,6 @@ STATIC_RATIO_TARGET = 0.25
 MLFLOW_RATIO_TARGET = 0.9
 ADDED_P50_TARGET_MS = 1.0
 GATEWAY_PREFIX = "/api/mlflow"
-LOPSIDED_REPEATS = 3
 
 
 def _arguments() -> argparse.Namespace:
@@ -66,47 +62,6 @@ def _arguments() -> argparse.Namespace:
         "--gateway-workers", type=int, default=os.cpu_count() or 1, help="(CPU count)"
     )
     return parser.parse_args()
-
-
-@dataclass(frozen=True)
-class Run:
-    result: WrkResult
-    proxy_cpu_us: float | None  # the proxy's CPU time per request; None for a direct run
-    mlflow_cpu_us: float | None  # MLflow's workers' CPU time per request; None for static runs
-    mlflow_cores: float | None  # how many cores MLflow's workers kept busy, on average
-    repeats: int  # lopsided runs thrown away before this one
-
-
-def _per_request(cpu_seconds_used: float, requests: float) -> float | None:
-    return cpu_seconds_used / requests * 1e6 if requests else None
-
-
-def _measure(
-    url: str, connections: int, seconds: int, mlflow: list[int], proxy: Server | None
-) -> Run:
-    """One wrk run; a concurrent one is repeated while MLflow's workers share it lopsidedly."""
-    repeats = 0
-    while True:
-        # Looked up each time: nginx forks its workers after it starts, and the gateway
-        # replaces a worker that dies.
-        proxy_processes = _process_and_children(proxy) if proxy is not None else []
-        before = [cpu_seconds(pid) for pid in mlflow]
-        proxy_before = total_cpu_seconds(proxy_processes)
-        result = wrk(url, connections=connections, seconds=seconds)
-        proxy_used = total_cpu_seconds(proxy_processes) - proxy_before
-        used = [cpu_seconds(pid) - start for pid, start in zip(mlflow, before, strict=True)]
-        # One connection keeps one worker busy: only concurrent runs can be lopsided.
-        lopsided = connections > 1 and len(used) > 1 and min(used) < max(used) / 2
-        if not lopsided or repeats == LOPSIDED_REPEATS:
-            requests = result.requests_per_second * seconds
-            return Run(
-                result,
-                proxy_cpu_us=_per_request(proxy_used, requests) if proxy_processes else None,
-                mlflow_cpu_us=_per_request(sum(used), requests) if used else None,
-                mlflow_cores=sum(used) / seconds if used else None,
-                repeats=repeats,
-            )
-        repeats += 1
 
 
 def _start_everything(
@@ -145,12 +100,6 @@ def _start_everything(
     return urls, serving, proxies
 
 
-def _process_and_children(server: Server) -> list[int]:
-    """A started server's processes: nginx's master and workers, the gateway's workers."""
-    assert server.process is not None
-    return [server.process.pid, *children(server.process.pid)]
-
-
 def _plan(urls: dict[str, str]) -> list[tuple[str, str, str, int]]:
     """(label, target, url, connections) for one round."""
     runs = [(f"{name} c16", name, url, 16) for name, url in urls.items()]
@@ -184,7 +133,7 @@ def main() -> None:
             print(f"round {round_number}/{args.rounds}", flush=True)
             for label, target, url, connections in plan:
                 watched = serving if label.startswith("mlflow") else []
-                run = _measure(url, connections, args.seconds, watched, proxies.get(target))
+                run = measure(url, connections, args.seconds, watched, proxies.get(target))
                 runs_by_label[label].append(run)
                 cpu = ""
                 if run.mlflow_cpu_us is not None and run.mlflow_cores is not None:
