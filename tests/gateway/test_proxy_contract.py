@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -154,10 +155,14 @@ def test_an_html_404_from_the_upstream_becomes_json(gateway: str) -> None:
     assert json.loads(body)["error_code"] == "ENDPOINT_NOT_FOUND"
 
 
-def test_a_silent_upstream_is_a_json_504(gateway: str) -> None:
+def test_a_silent_upstream_is_a_json_504_once_the_read_timeout_is_up(gateway: str) -> None:
+    started = time.monotonic()
     status, _, body = _request(gateway, "GET", "/api/mlflow/slow")
+    waited = time.monotonic() - started
     assert status == 504
     assert json.loads(body)["error_code"] == "GATEWAY_TIMEOUT"
+    # HOKUSAI_UPSTREAM_READ_TIMEOUT is 1 s here, and waits are checked every quarter of it.
+    assert 1.0 <= waited < 1.5
 
 
 def test_a_chunked_json_body_is_forwarded_with_a_content_length(

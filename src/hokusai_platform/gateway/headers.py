@@ -73,12 +73,14 @@ def upstream_headers(
 
 def downstream_headers(incoming: Sequence[tuple[bytes, bytes]]) -> CIMultiDict[str]:
     """The caller's response headers from the upstream's, as they arrived on the wire."""
-    drop = _DROP_DOWNSTREAM
-    for name, value in incoming:
-        if name.lower() == b"connection":
-            drop = drop | {token.strip().lower() for token in value.split(b",")}
     out: CIMultiDict[str] = CIMultiDict()
+    declared: list[bytes] = []  # fields the upstream's Connection header names hop-by-hop
     for name, value in incoming:
-        if name.lower() not in drop:
+        lowered = name.lower()
+        if lowered == b"connection":
+            declared.extend(token.strip() for token in value.split(b","))
+        elif lowered not in _DROP_DOWNSTREAM:
             out.add(name.decode("latin-1"), value.decode("latin-1"))
+    for token in declared:
+        out.popall(token.decode("latin-1"), None)
     return out

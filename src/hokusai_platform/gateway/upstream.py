@@ -252,6 +252,42 @@ def _expire(waiter: asyncio.Future[None], seconds: float, what: str) -> None:
         waiter.set_exception(UpstreamTimeout(f"{what} within {seconds:g}s"))
 
 
+class _Deadlines:
+    """One timeout for many waits, checked by one repeating timer per client.
+
+    Every request waits for its answer's head; a timer made and cancelled for each of them is
+    a measurable part of a request's cost at MLflow's pace (BENCHMARKS.md). A wait here expires
+    at most a quarter of its timeout (and at most a second) after it is due."""
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self.seconds = seconds
+        self._what = what
+        self._period = min(seconds / 4, 1.0)
+        self._due: dict[asyncio.Future[None], float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, waiter: asyncio.Future[None]) -> None:
+        loop = waiter.get_loop()
+        self._due[waiter] = loop.time() + self.seconds
+        if self._timer is None:
+            self._timer = loop.call_later(self._period, self._sweep, loop)
+
+    def discard(self, waiter: asyncio.Future[None]) -> None:
+        self._due.pop(waiter, None)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for waiter in [waiter for waiter, due in self._due.items() if due <= now]:
+            del self._due[waiter]
+            _expire(waiter, self.seconds, self._what)
+        self._timer = loop.call_later(self._period, self._sweep, loop) if self._due else None
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     """Content-Length, unless chunked framing overrides it (the parser checked the syntax)."""
     length = None
@@ -325,6 +361,7 @@ class UpstreamClient:
     def __init__(self, *, connect_timeout: float, read_timeout: float) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self._answers = _Deadlines(read_timeout, "no response")
         # Keyed by address: a stale or fallback label on the same server shares its connections.
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
 
@@ -363,7 +400,11 @@ class UpstreamClient:
             else:
                 await conn.write(head)
                 await _send_stream(conn, body, chunked=content_length is None)
-            await _within(answered, self.read_timeout, "no response")
+            self._answers.add(answered)
+            try:
+                await answered
+            finally:
+                self._answers.discard(answered)
         except ProtocolError:
             conn._close()
             if reused and not isinstance(body, AsyncIterable):
@@ -422,6 +463,7 @@ class UpstreamClient:
             conn._close()
 
     async def close(self) -> None:
+        self._answers.close()
         for idle in self._idle.values():
             for conn in idle:
                 conn._close()
