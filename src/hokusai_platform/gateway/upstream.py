@@ -203,10 +203,7 @@ class _Connection(asyncio.Protocol):
             self._data = asyncio.get_running_loop().create_future()
             await _within(self._data, silence, "no data")
         chunk = self._chunks.popleft()
-        self._buffered -= len(chunk)
-        if self._paused and self._buffered < READ_BUFFER_LOW and self.transport:
-            self._paused = False
-            self.transport.resume_reading()
+        self._taken(len(chunk))
         return chunk
 
     def take_complete_body(self) -> bytes | None:
@@ -215,11 +212,15 @@ class _Connection(asyncio.Protocol):
             return None
         body = b"".join(self._chunks)
         self._chunks.clear()
-        self._buffered = 0
-        if self._paused and self.transport:
+        self._taken(len(body))
+        return body
+
+    def _taken(self, size: int) -> None:
+        """`size` buffered bytes were handed on: read again once the buffer has drained."""
+        self._buffered -= size
+        if self._paused and self._buffered < READ_BUFFER_LOW and self.transport:
             self._paused = False
             self.transport.resume_reading()
-        return body
 
     def _fail(self, error: UpstreamError) -> None:
         self.error = error
