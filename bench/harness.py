@@ -34,11 +34,14 @@ __all__ = [
     "Server",
     "WrkResult",
     "children",
+    "cpu_figures",
     "cpu_seconds",
     "free_port",
     "interpreter",
     "measure",
     "median",
+    "median_or_dash",
+    "median_ratio",
     "mlflow_workers",
     "nginx_proxy",
     "nginx_static",
@@ -273,6 +276,32 @@ def measure(
                 repeats=repeats,
             )
         repeats += 1
+
+
+def cpu_figures(run: Run) -> str:
+    """A run's CPU figures for its progress line: MLflow's, where watched, and the proxy's."""
+    text = ""
+    if run.mlflow_cpu_us is not None and run.mlflow_cores is not None:
+        text += f"  MLflow {run.mlflow_cpu_us:.0f} µs/req on {run.mlflow_cores:.2f} cores"
+    if run.proxy_cpu_us is not None:
+        text += f"  proxy {run.proxy_cpu_us:.0f} µs/req"
+    return text
+
+
+def median_ratio(over: list[Run], under: list[Run]) -> float:
+    """The median of per-round throughput ratios of two targets measured in the same rounds."""
+    return median(
+        [
+            run.result.requests_per_second / base.result.requests_per_second
+            for run, base in zip(over, under, strict=True)
+        ]
+    )
+
+
+def median_or_dash(values: list[float | None], digits: int = 0) -> str:
+    """The median of the known values, or "-" where none is (a direct run has no proxy)."""
+    known = [value for value in values if value is not None]
+    return f"{median(known):.{digits}f}" if known else "-"
 
 
 def _per_request(cpu_seconds_used: float, requests: float) -> float | None:

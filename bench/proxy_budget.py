@@ -34,10 +34,13 @@ import uvloop
 from harness import (
     Run,
     Server,
+    cpu_figures,
     free_port,
     interpreter,
     measure,
     median,
+    median_or_dash,
+    median_ratio,
     mlflow_workers,
     nginx_proxy,
     require,
@@ -276,11 +279,8 @@ def main() -> None:
             for name in names:
                 run = measure(urls[name], 16, args.seconds, serving, proxies.get(name))
                 runs[name].append(run)
-                proxy = f"  proxy {run.proxy_cpu_us:.0f} µs/req" if run.proxy_cpu_us else ""
                 print(
-                    f"  {name:<9}{run.result.requests_per_second:>7.0f} req/s"
-                    f"  MLflow {run.mlflow_cpu_us:.0f} µs/req on {run.mlflow_cores:.2f} cores"
-                    f"{proxy}",
+                    f"  {name:<9}{run.result.requests_per_second:>7.0f} req/s{cpu_figures(run)}",
                     flush=True,
                 )
     _summarise(runs)
@@ -293,19 +293,12 @@ def _summarise(runs: dict[str, list[Run]]) -> None:
         f"{'MLflow µs/req':>15}{'MLflow cores':>14}"
     )
     for name, measured in runs.items():
-        ratio = median(
-            [
-                run.result.requests_per_second / base.result.requests_per_second
-                for run, base in zip(measured, direct, strict=True)
-            ]
-        )
-        proxy = [run.proxy_cpu_us for run in measured if run.proxy_cpu_us is not None]
         print(
-            f"{name:<10}{ratio:>7.2f}"
+            f"{name:<10}{median_ratio(measured, direct):>7.2f}"
             f"{median([run.result.requests_per_second for run in measured]):>8.0f}"
-            f"{(f'{median(proxy):.0f}' if proxy else '-'):>14}"
-            f"{median([run.mlflow_cpu_us or 0.0 for run in measured]):>15.0f}"
-            f"{median([run.mlflow_cores or 0.0 for run in measured]):>14.2f}"
+            f"{median_or_dash([run.proxy_cpu_us for run in measured]):>14}"
+            f"{median_or_dash([run.mlflow_cpu_us for run in measured]):>15}"
+            f"{median_or_dash([run.mlflow_cores for run in measured], digits=2):>14}"
         )
     own = median([run.mlflow_cpu_us or 0.0 for run in direct])
     print(

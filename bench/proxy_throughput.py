@@ -33,10 +33,13 @@ from pathlib import Path
 from harness import (
     Run,
     Server,
+    cpu_figures,
     free_port,
     interpreter,
     measure,
     median,
+    median_or_dash,
+    median_ratio,
     mlflow_workers,
     nginx_proxy,
     nginx_static,
@@ -114,11 +117,6 @@ def _verdict(value: float, target: float, *, at_most: bool = False) -> str:
     return "met" if met else "MISSED"
 
 
-def _median_or_dash(values: list[float | None]) -> str:
-    known = [value for value in values if value is not None]
-    return f"{median(known):.0f}" if known else "-"
-
-
 def main() -> None:
     args = _arguments()
     require("wrk", "nginx")
@@ -135,19 +133,12 @@ def main() -> None:
                 watched = serving if label.startswith("mlflow") else []
                 run = measure(url, connections, args.seconds, watched, proxies.get(target))
                 runs_by_label[label].append(run)
-                cpu = ""
-                if run.mlflow_cpu_us is not None and run.mlflow_cores is not None:
-                    cpu += f"  MLflow {run.mlflow_cpu_us:.0f} µs/req"
-                    cpu += f" on {run.mlflow_cores:.2f} cores"
-                if run.proxy_cpu_us is not None:
-                    cpu += f"  proxy {run.proxy_cpu_us:.0f} µs/req"
                 print(
                     f"  {label:<26}{run.result.requests_per_second:>8.0f} req/s"
-                    f"  p50 {run.result.p50_ms:.2f} ms{cpu}",
+                    f"  p50 {run.result.p50_ms:.2f} ms{cpu_figures(run)}",
                     flush=True,
                 )
 
-    results = {label: [run.result for run in runs] for label, runs in runs_by_label.items()}
     print(
         f"\n{'target':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
         f"{'MLflow CPU µs/req':>19}{'proxy CPU µs/req':>18}"
@@ -158,23 +149,23 @@ def main() -> None:
             f"{median([r.result.p50_ms for r in runs]):>10.2f}"
             f"{median([r.result.p99_ms for r in runs]):>10.2f}"
             f"{sum(r.result.errors for r in runs):>8}"
-            f"{_median_or_dash([r.mlflow_cpu_us for r in runs]):>19}"
-            f"{_median_or_dash([r.proxy_cpu_us for r in runs]):>18}"
+            f"{median_or_dash([r.mlflow_cpu_us for r in runs]):>19}"
+            f"{median_or_dash([r.proxy_cpu_us for r in runs]):>18}"
         )
 
-    def ratios(numerator: str, denominator: str) -> list[float]:
-        return [
-            over.requests_per_second / under.requests_per_second
-            for over, under in zip(results[numerator], results[denominator], strict=True)
-        ]
-
-    static_ratio = median(ratios("static via gateway c16", "static via nginx c16"))
-    mlflow_ratio = median(ratios("mlflow via gateway c16", "mlflow direct c16"))
+    static_ratio = median_ratio(
+        runs_by_label["static via gateway c16"], runs_by_label["static via nginx c16"]
+    )
+    mlflow_ratio = median_ratio(
+        runs_by_label["mlflow via gateway c16"], runs_by_label["mlflow direct c16"]
+    )
     added_p50 = median(
         [
-            through.p50_ms - direct.p50_ms
+            through.result.p50_ms - direct.result.p50_ms
             for through, direct in zip(
-                results["mlflow via gateway c1"], results["mlflow direct c1"], strict=True
+                runs_by_label["mlflow via gateway c1"],
+                runs_by_label["mlflow direct c1"],
+                strict=True,
             )
         ]
     )
