@@ -1,16 +1,20 @@
 from __future__ import annotations
 
-from multidict import CIMultiDict, CIMultiDictProxy
-
-from hokusai_platform.gateway.headers import downstream_headers, upstream_headers
+from hokusai_platform.gateway.headers import downstream_headers, upstream_fields
 
 
-def _incoming(*pairs: tuple[str, str]) -> CIMultiDictProxy[str]:
-    return CIMultiDictProxy(CIMultiDict(pairs))
+def _incoming(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode(), value.encode()) for name, value in pairs]
+
+
+def _lines(block: bytes) -> list[tuple[str, str]]:
+    assert block.endswith(b"\r\n")
+    fields = [line.split(b": ", 1) for line in block[:-2].split(b"\r\n")]
+    return [(name.decode(), value.decode()) for name, value in fields]
 
 
 def test_credentials_hop_by_hop_and_connection_named_fields_are_dropped() -> None:
-    out = upstream_headers(
+    out = upstream_fields(
         _incoming(
             ("Host", "registry.hokus.ai"),
             ("Authorization", "Bearer hk_live_secret"),
@@ -26,38 +30,71 @@ def test_credentials_hop_by_hop_and_connection_named_fields_are_dropped() -> Non
             ("Content-Type", "application/json"),
             ("Accept", "application/json"),
         ),
-        host="10.0.1.88:5000",
         request_id="rid-1",
         client_ip="192.0.2.7",
         scheme="https",
     )
-    assert dict(out) == {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "Host": "10.0.1.88:5000",
-        "X-Request-ID": "rid-1",
-        "X-Forwarded-For": "192.0.2.7",
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "registry.hokus.ai",
-    }
+    # Host is the endpoint's, written by the upstream client for each endpoint it tries.
+    assert _lines(out) == [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json"),
+        ("X-Request-ID", "rid-1"),
+        ("X-Forwarded-For", "192.0.2.7"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "registry.hokus.ai"),
+    ]
 
 
 def test_forwarding_headers_from_a_load_balancer_are_extended_not_replaced() -> None:
-    out = upstream_headers(
-        _incoming(
-            ("X-Forwarded-For", "203.0.113.9"),
-            ("X-Forwarded-Proto", "https"),
-            ("X-Forwarded-Host", "registry.hokus.ai"),
-            ("Host", "internal-alb:8001"),
-        ),
-        host="mlflow:5000",
+    out = _lines(
+        upstream_fields(
+            _incoming(
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Host", "registry.hokus.ai"),
+                ("Host", "internal-alb:8001"),
+            ),
+            request_id="r",
+            client_ip="10.0.0.5",
+            scheme="http",
+        )
+    )
+    assert ("X-Forwarded-For", "203.0.113.9, 10.0.0.5") in out
+    assert ("X-Forwarded-Proto", "https") in out
+    assert ("X-Forwarded-Host", "registry.hokus.ai") in out
+    assert ("X-Forwarded-Proto", "http") not in out
+    assert [name for name, _ in out].count("X-Forwarded-Host") == 1
+
+
+def test_a_field_the_connection_header_names_is_dropped_even_when_it_carries_forwarding() -> None:
+    out = _lines(
+        upstream_fields(
+            _incoming(
+                ("Host", "registry.hokus.ai"),
+                ("X-Forwarded-Proto", "gopher"),
+                ("Connection", "X-Forwarded-Proto"),
+            ),
+            request_id="r",
+            client_ip=None,
+            scheme="https",
+        )
+    )
+    assert out == [
+        ("X-Request-ID", "r"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "registry.hokus.ai"),
+    ]
+
+
+def test_values_are_forwarded_byte_for_byte() -> None:
+    value = "caf\u00e9 \u2603".encode()
+    out = upstream_fields(
+        [(b"X-Note", value), (b"X-Latin", b"\xe9t\xe9")],
         request_id="r",
-        client_ip="10.0.0.5",
+        client_ip=None,
         scheme="http",
     )
-    assert out["X-Forwarded-For"] == "203.0.113.9, 10.0.0.5"
-    assert out["X-Forwarded-Proto"] == "https"
-    assert out["X-Forwarded-Host"] == "registry.hokus.ai"
+    assert out.startswith(b"X-Note: " + value + b"\r\nX-Latin: \xe9t\xe9\r\n")
 
 
 def test_response_hop_by_hop_fields_are_dropped_and_the_rest_kept() -> None:

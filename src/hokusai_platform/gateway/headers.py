@@ -1,13 +1,14 @@
 """Header hygiene between caller, gateway and MLflow (RFC 9110 section 7.6.1).
 
-The tables are built once; the per-request work is one pass over the incoming headers.
+The tables are built once; the per-request work is one pass over the incoming headers, as
+bytes as they arrived on the wire.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from multidict import CIMultiDict, MultiMapping
+from multidict import CIMultiDict
 
 # Connection-specific fields: meaningful for one hop only, never forwarded.
 HOP_BY_HOP = frozenset(
@@ -33,42 +34,58 @@ REPLACED = frozenset(
     ("host", "origin", "expect", "x-request-id", "x-forwarded-for", "content-length")
 )
 
-_DROP_UPSTREAM = HOP_BY_HOP | CREDENTIALS | REPLACED
+_DROP_UPSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | CREDENTIALS | REPLACED)
 _DROP_DOWNSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | {"set-cookie", "x-request-id"})
 
 
-def _filtered(incoming: MultiMapping[str], drop: frozenset[str]) -> CIMultiDict[str]:
-    if "Connection" in incoming:
-        # Extra field names the sender declared hop-by-hop are dropped as well.
-        values = incoming.getall("Connection")
-        drop = drop | {token.strip().lower() for value in values for token in value.split(",")}
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in incoming.items():
-        if name.lower() not in drop:
-            out.add(name, value)
-    return out
+def _declared_hop_by_hop(values: list[bytes]) -> set[bytes]:
+    """The field names a sender's Connection header declares hop-by-hop, lower-cased."""
+    return {token.strip().lower() for value in values for token in value.split(b",")}
 
 
-def upstream_headers(
-    incoming: MultiMapping[str],
+def upstream_fields(
+    incoming: Sequence[tuple[bytes, bytes]],
     *,
-    host: str,
     request_id: str,
     client_ip: str | None,
     scheme: str,
-) -> CIMultiDict[str]:
-    out = _filtered(incoming, _DROP_UPSTREAM)
-    out["Host"] = host
-    out["X-Request-ID"] = request_id
-    previous = incoming.get("X-Forwarded-For")
+) -> bytes:
+    """The header lines MLflow gets for a request, from the caller's as they arrived on the wire.
+
+    Every line ends with CRLF. Host is not among them: it names the endpoint, which the
+    upstream client sets for each one it tries. Kept fields pass through as the caller sent
+    them, byte for byte.
+    """
+    kept: list[tuple[bytes, bytes, bytes]] = []  # (lower-cased name, name, value)
+    host = forwarded_for = None
+    connection: list[bytes] = []
+    for name, value in incoming:
+        lowered = name.lower()
+        if lowered not in _DROP_UPSTREAM:
+            kept.append((lowered, name, value))
+        elif lowered == b"host":
+            host = value if host is None else host
+        elif lowered == b"x-forwarded-for":
+            forwarded_for = value if forwarded_for is None else forwarded_for
+        elif lowered == b"connection":
+            connection.append(value)
+    if connection:
+        declared = _declared_hop_by_hop(connection)
+        kept = [field for field in kept if field[0] not in declared]
+    lines = [b"%s: %s\r\n" % (name, value) for _, name, value in kept]
+    kept_names = {lowered for lowered, _, _ in kept}
+    lines.append(b"X-Request-ID: %s\r\n" % request_id.encode())
     if client_ip:
-        out["X-Forwarded-For"] = f"{previous}, {client_ip}" if previous else client_ip
-    elif previous:
-        out["X-Forwarded-For"] = previous
-    out.setdefault("X-Forwarded-Proto", scheme)
-    if "X-Forwarded-Host" not in out and "Host" in incoming:
-        out["X-Forwarded-Host"] = incoming["Host"]
-    return out
+        client = client_ip.encode()
+        chain = b"%s, %s" % (forwarded_for, client) if forwarded_for else client
+        lines.append(b"X-Forwarded-For: %s\r\n" % chain)
+    elif forwarded_for:
+        lines.append(b"X-Forwarded-For: %s\r\n" % forwarded_for)
+    if b"x-forwarded-proto" not in kept_names:
+        lines.append(b"X-Forwarded-Proto: %s\r\n" % scheme.encode())
+    if host is not None and b"x-forwarded-host" not in kept_names:
+        lines.append(b"X-Forwarded-Host: %s\r\n" % host)
+    return b"".join(lines)
 
 
 def downstream_headers(incoming: Sequence[tuple[bytes, bytes]]) -> CIMultiDict[str]:

@@ -95,9 +95,7 @@ class MlflowHealth:
         return DependencyHealth("healthy", base, latency_ms, version, self._last_error, time.time())
 
     async def _get(self, endpoint: Endpoint, path: str) -> tuple[int, bytes]:
-        answer = await self._proxy.client.send(
-            endpoint, "GET", path, [("Host", endpoint.authority)]
-        )
+        answer = await self._proxy.client.send(endpoint, "GET", path)
         try:
             return answer.status, await answer.read()
         finally:

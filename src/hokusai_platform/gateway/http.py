@@ -124,6 +124,7 @@ class Request:
         "method",
         "path",
         "query_string",
+        "raw_headers",
         "raw_path",
         "response_headers",
         "upstream",
@@ -135,21 +136,25 @@ class Request:
         method: str,
         raw_path: str,
         http_version: str,
-        headers: CIMultiDict[str],
+        raw_headers: list[tuple[bytes, bytes]],
         keep_alive: bool,
-        body: RequestBody | None,
     ) -> None:
         self.connection = connection
         self.method = method
         self.raw_path = raw_path
         self.http_version = http_version
-        self.headers = headers
+        self.raw_headers = raw_headers  # as they arrived, for forwarding byte for byte
+        self.headers: CIMultiDict[str] = CIMultiDict(
+            (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+            for name, value in raw_headers
+        )
         self.keep_alive = keep_alive
-        self.body = body
         path, _, self.query_string = raw_path.partition("?")
         self.path = unquote(path) if "%" in path else path
-        length = headers.get("Content-Length")
+        length = self.headers.get("Content-Length")
         self.content_length = int(length) if length is not None else None
+        chunked = "Transfer-Encoding" in self.headers
+        self.body = RequestBody(connection) if chunked or self.content_length else None
         self.upstream: str | None = None  # the endpoint that answered, for the access log
         # Set on whatever answers the request, whole or streamed (request id, rate limit).
         self.response_headers: list[tuple[str, str]] = []
@@ -318,20 +323,14 @@ class HttpConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._began = False
         self._idle_since = None
-        headers: CIMultiDict[str] = CIMultiDict(
-            (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
-            for name, value in self._headers
-        )
         parser = self._parser
-        has_body = "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0"
         request = Request(
             self,
             parser.get_method().decode("ascii"),
             self._url.decode("utf-8", "surrogateescape"),
             parser.get_http_version(),
-            headers,
+            self._headers,
             parser.should_keep_alive(),
-            RequestBody(self) if has_body else None,
         )
         limit = self._limits.max_body_bytes
         if request.content_length is not None and request.content_length > limit:

@@ -18,7 +18,7 @@ from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.discovery.upstream import Upstream
 from hokusai_platform.gateway import errors
-from hokusai_platform.gateway.headers import downstream_headers, upstream_headers
+from hokusai_platform.gateway.headers import downstream_headers, upstream_fields
 from hokusai_platform.gateway.http import Request, RequestBody
 from hokusai_platform.gateway.paths import PathRejected, upstream_target
 from hokusai_platform.gateway.responses import (
@@ -108,9 +108,8 @@ class MlflowProxy:
             target = upstream_target(request.raw_path)
         except PathRejected as exc:
             return errors.json_error(400, errors.BAD_REQUEST, str(exc))
-        headers = upstream_headers(
-            request.headers,
-            host="",  # set for each endpoint tried
+        fields = upstream_fields(
+            request.raw_headers,
             request_id=request_id,
             client_ip=request.remote,
             scheme="http",  # TLS ends at the load balancer
@@ -142,7 +141,7 @@ class MlflowProxy:
                     return self._failure_response(request_id, tried[-1], failure)
                 return self._unreachable(request_id)
             tried.append(endpoint)
-            request.upstream = headers["Host"] = endpoint.authority
+            request.upstream = endpoint.authority
             started = time.perf_counter()
             answer: bytes | None = None
             try:
@@ -150,7 +149,7 @@ class MlflowProxy:
                     endpoint,
                     request.method,
                     target,
-                    headers.items(),
+                    fields,
                     body,
                     content_length=content_length,
                 )

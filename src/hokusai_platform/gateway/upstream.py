@@ -13,7 +13,7 @@ import asyncio
 import socket
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import cast
 
 import httptools
@@ -371,25 +371,32 @@ class UpstreamClient:
         endpoint: Endpoint,
         method: str,
         target: str,
-        headers: Iterable[tuple[str, str]],
+        fields: bytes = b"",
         body: Body = None,
         *,
         content_length: int | None = None,
     ) -> UpstreamResponse:
         """Send one request and return once the response head has arrived.
 
-        A streamed body is sent chunked unless `content_length` is given.
+        `fields` are the request's header lines (each ending CRLF) but Host, which names
+        `endpoint`, and the body's framing. A streamed body is sent chunked unless
+        `content_length` is given.
         """
-        lines = [f"{method} {target} HTTP/1.1"]
-        lines.extend(f"{name}: {value}" for name, value in headers)
         if isinstance(body, bytes):
-            lines.append(f"Content-Length: {len(body)}")
-        elif body is not None:
-            if content_length is None:
-                lines.append("Transfer-Encoding: chunked")
-            else:
-                lines.append(f"Content-Length: {content_length}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
+            framing = b"Content-Length: %d\r\n" % len(body)
+        elif body is None:
+            framing = b""
+        elif content_length is None:
+            framing = b"Transfer-Encoding: chunked\r\n"
+        else:
+            framing = b"Content-Length: %d\r\n" % content_length
+        head = b"%s %s HTTP/1.1\r\nHost: %s\r\n%s%s\r\n" % (
+            method.encode(),
+            target.encode("utf-8", "surrogateescape"),
+            endpoint.authority.encode(),
+            fields,
+            framing,
+        )
         conn = self._idle_connection(endpoint)
         reused = conn is not None
         if conn is None:
@@ -411,7 +418,7 @@ class UpstreamClient:
             if reused and not isinstance(body, AsyncIterable):
                 # The endpoint dropped an idle connection just as it was reused: nothing
                 # was processed, so the request is sent once more on a new connection.
-                return await self.send(endpoint, method, target, headers, body)
+                return await self.send(endpoint, method, target, fields, body)
             raise
         except BaseException:
             conn._close()
