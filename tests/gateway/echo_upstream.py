@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+# A header value in UTF-8, as an artifact's file name can make it (written as the bytes).
+UTF8_DISPOSITION = 'attachment; filename="café ☃.txt"'.encode()
+
 
 @dataclass
 class Received:
@@ -49,9 +52,13 @@ def _handler(record: EchoUpstream) -> type[BaseHTTPRequestHandler]:
                 return b"".join(chunks)
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-        def _answer(self, status: int, body: bytes, content_type: str) -> None:
+        def _answer(
+            self, status: int, body: bytes, content_type: str, disposition: bytes = b""
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            if disposition:  # send_header writes latin-1: this puts the bytes on the wire
+                self.send_header("Content-Disposition", disposition.decode("latin-1"))
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "keep-alive, X-Upstream-Private")
             self.send_header("X-Upstream-Private", "hop-by-hop by Connection")
@@ -72,6 +79,8 @@ def _handler(record: EchoUpstream) -> type[BaseHTTPRequestHandler]:
                 return self._answer(200, b"9.9.9", "text/plain")
             if self.path.startswith("/slow"):
                 time.sleep(3)
+            if self.path == "/utf8-header":
+                return self._answer(200, b"{}", "application/json", UTF8_DISPOSITION)
             if self.path.startswith("/html404"):
                 return self._answer(404, b"<html>Not Found</html>", "text/html; charset=utf-8")
             echo: dict[str, object] = {

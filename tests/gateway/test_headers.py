@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from hokusai_platform.gateway.headers import downstream_headers, upstream_fields
+from multidict import CIMultiDict
+
+from hokusai_platform.gateway.headers import downstream_fields, upstream_fields
+from hokusai_platform.gateway.responses import encode_head
 
 
 def _incoming(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
@@ -97,8 +100,8 @@ def test_values_are_forwarded_byte_for_byte() -> None:
     assert out.startswith(b"X-Note: " + value + b"\r\nX-Latin: \xe9t\xe9\r\n")
 
 
-def test_response_hop_by_hop_fields_are_dropped_and_the_rest_kept() -> None:
-    out = downstream_headers(
+def test_response_hop_by_hop_fields_and_what_the_gateway_sets_are_dropped() -> None:
+    out = downstream_fields(
         [
             (b"Content-Type", b"application/json"),
             (b"Content-Length", b"12"),
@@ -106,11 +109,30 @@ def test_response_hop_by_hop_fields_are_dropped_and_the_rest_kept() -> None:
             (b"Connection", b"close, X-Hop"),
             (b"X-Hop", b"1"),
             (b"Set-Cookie", b"mlflow=1"),
+            (b"X-Request-ID", b"mlflow-made"),
+            (b"RateLimit-Remaining", b"1000"),
             (b"X-Content-Type-Options", b"nosniff"),
         ]
     )
-    assert dict(out) == {
-        "Content-Type": "application/json",
-        "Content-Length": "12",
-        "X-Content-Type-Options": "nosniff",
-    }
+    assert out == [
+        (b"Content-Type", b"application/json"),
+        (b"Content-Length", b"12"),
+        (b"X-Content-Type-Options", b"nosniff"),
+    ]
+
+
+def test_a_proxied_head_keeps_the_upstream_fields_and_states_the_real_length_once() -> None:
+    gateway_set: CIMultiDict[str] = CIMultiDict({"X-Request-ID": "rid-1"})
+    fields = [(b"date", b"Fri, 27 Nov 2026 10:00:00 GMT"), (b"content-length", b"99")]
+    head = encode_head(200, gateway_set, 6, True, fields)
+    assert head == (
+        b"HTTP/1.1 200 OK\r\n"
+        b"date: Fri, 27 Nov 2026 10:00:00 GMT\r\n"
+        b"X-Request-ID: rid-1\r\n"
+        b"Content-Length: 6\r\n\r\n"
+    )
+    # Streamed, the upstream's length stands; the gateway dates an answer that has no date.
+    streamed = encode_head(200, CIMultiDict(), None, False, [(b"content-length", b"99")])
+    assert b"content-length: 99\r\n" in streamed
+    assert streamed.count(b"Date: ") == 1
+    assert streamed.endswith(b"Connection: close\r\n\r\n")

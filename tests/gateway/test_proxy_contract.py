@@ -11,7 +11,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from echo_upstream import EchoUpstream
+from echo_upstream import UTF8_DISPOSITION, EchoUpstream
 from processes import Server
 
 
@@ -113,6 +113,11 @@ def test_upstream_hop_by_hop_response_headers_are_dropped(gateway: str) -> None:
     assert status == 200 and json.loads(body)["path"] == "/anything"
     assert "x-upstream-private" not in headers
     assert "keep-alive" not in headers
+
+
+def test_upstream_header_values_reach_the_caller_byte_for_byte(gateway: str) -> None:
+    answer = _raw(gateway, b"GET /api/mlflow/utf8-header HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"\r\nContent-Disposition: " + UTF8_DISPOSITION + b"\r\n" in answer
 
 
 @pytest.mark.parametrize(

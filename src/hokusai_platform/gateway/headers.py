@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from multidict import CIMultiDict
-
 # Connection-specific fields: meaningful for one hop only, never forwarded.
 HOP_BY_HOP = frozenset(
     name.lower()
@@ -34,8 +32,14 @@ REPLACED = frozenset(
     ("host", "origin", "expect", "x-request-id", "x-forwarded-for", "content-length")
 )
 
+# Set by the gateway on every answer it gives, replacing any the upstream sent: the request
+# id, and the caller's rate limit (the gateway, not MLflow, is the rate-limit boundary).
+GATEWAY_SET = frozenset(
+    ("x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")
+)
+
 _DROP_UPSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | CREDENTIALS | REPLACED)
-_DROP_DOWNSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | {"set-cookie", "x-request-id"})
+_DROP_DOWNSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | GATEWAY_SET | {"set-cookie"})
 
 
 def _declared_hop_by_hop(values: list[bytes]) -> set[bytes]:
@@ -88,16 +92,17 @@ def upstream_fields(
     return b"".join(lines)
 
 
-def downstream_headers(incoming: Sequence[tuple[bytes, bytes]]) -> CIMultiDict[str]:
-    """The caller's response headers from the upstream's, as they arrived on the wire."""
-    out: CIMultiDict[str] = CIMultiDict()
-    declared: list[bytes] = []  # fields the upstream's Connection header names hop-by-hop
+def downstream_fields(incoming: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The caller's answer fields from the upstream's, as they arrived on the wire."""
+    kept: list[tuple[bytes, bytes]] = []
+    connection: list[bytes] = []
     for name, value in incoming:
         lowered = name.lower()
         if lowered == b"connection":
-            declared.extend(token.strip() for token in value.split(b","))
+            connection.append(value)
         elif lowered not in _DROP_DOWNSTREAM:
-            out.add(name.decode("latin-1"), value.decode("latin-1"))
-    for token in declared:
-        out.popall(token.decode("latin-1"), None)
-    return out
+            kept.append((name, value))
+    if connection:
+        declared = _declared_hop_by_hop(connection)
+        kept = [(name, value) for name, value in kept if name.lower() not in declared]
+    return kept

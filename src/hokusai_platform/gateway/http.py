@@ -442,7 +442,9 @@ class HttpConnection(asyncio.Protocol):
             head_only = request.method == "HEAD" or response.status in NO_BODY_STATUSES
             for name, value in request.response_headers:
                 response.headers[name] = value
-            head = encode_head(response.status, response.headers, len(response.body), keep_alive)
+            head = encode_head(
+                response.status, response.headers, len(response.body), keep_alive, response.fields
+            )
             self.write(head if head_only else head + response.body)
         elif not response.prepared:
             raise RuntimeError("a StreamResponse must be prepared by its handler")

@@ -18,7 +18,7 @@ from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.discovery.upstream import Upstream
 from hokusai_platform.gateway import errors
-from hokusai_platform.gateway.headers import downstream_headers, upstream_fields
+from hokusai_platform.gateway.headers import downstream_fields, upstream_fields
 from hokusai_platform.gateway.http import Request, RequestBody
 from hokusai_platform.gateway.paths import PathRejected, upstream_target
 from hokusai_platform.gateway.responses import (
@@ -207,16 +207,16 @@ class MlflowProxy:
             return errors.json_error(
                 404, errors.ENDPOINT_NOT_FOUND, f"MLflow has no endpoint {request.path}"
             )
-        headers = downstream_headers(upstream.headers)
+        fields = downstream_fields(upstream.headers)
         if answer is not None:
-            return Response(status=status, body=answer, headers=headers)
+            return Response(status=status, body=answer, fields=fields)
         if _is_small(upstream):
             try:
                 body = await upstream.read()
             except UpstreamError as exc:
                 return self._failure_response(request_id, endpoint, exc)
-            return Response(status=status, body=body, headers=headers)
-        response = StreamResponse(status=status, headers=headers)
+            return Response(status=status, body=body, fields=fields)
+        response = StreamResponse(status=status, fields=fields)
         await response.prepare(request)
         try:
             async for chunk in upstream.iter_chunks():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -16,15 +17,19 @@ if TYPE_CHECKING:
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 NO_BODY_STATUSES = frozenset((204, 304))
 
+# Header fields passed on as they arrived on the wire: a proxied answer's.
+Fields = Sequence[tuple[bytes, bytes]]
+
 
 class ClientDisconnected(ConnectionError):
     """The caller went away while its request was being answered."""
 
 
 class Response:
-    """A whole answer, written with one write."""
+    """A whole answer, written with one write: the gateway's own (`headers`) or a proxied one
+    (`fields`, plus the `headers` the gateway sets on every answer)."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "fields", "headers", "status")
     prepared = False
 
     def __init__(
@@ -34,9 +39,11 @@ class Response:
         body: bytes = b"",
         headers: CIMultiDict[str] | None = None,
         content_type: str | None = None,
+        fields: Fields = (),
     ) -> None:
         self.status = status
         self.body = body
+        self.fields = fields
         self.headers: CIMultiDict[str] = headers if headers is not None else CIMultiDict()
         if content_type is not None:
             self.headers["Content-Type"] = content_type
@@ -51,11 +58,12 @@ def json_response(data: object, *, status: int = 200) -> Response:
 
 
 class StreamResponse:
-    """An answer whose body is written piece by piece, with back-pressure."""
+    """A proxied answer whose body is written piece by piece, with back-pressure."""
 
-    def __init__(self, *, status: int, headers: CIMultiDict[str]) -> None:
+    def __init__(self, *, status: int, fields: Fields) -> None:
         self.status = status
-        self.headers = headers
+        self.fields = fields
+        self.headers: CIMultiDict[str] = CIMultiDict()
         self.prepared = False
         self.body_length = 0
         self._request: Request | None = None
@@ -69,13 +77,15 @@ class StreamResponse:
         for name, value in request.response_headers:
             self.headers[name] = value
         has_body = request.method != "HEAD" and self.status not in NO_BODY_STATUSES
-        if has_body and "Content-Length" not in self.headers:
+        if has_body and not any(name.lower() == b"content-length" for name, _ in self.fields):
             if request.http_version == "1.1":
                 self._chunked = True
                 self.headers["Transfer-Encoding"] = "chunked"
             else:
                 request.keep_alive = False  # HTTP/1.0: the body ends with the connection
-        request.connection.write(encode_head(self.status, self.headers, None, request.keep_alive))
+        request.connection.write(
+            encode_head(self.status, self.headers, None, request.keep_alive, self.fields)
+        )
         await request.connection.drain()
 
     async def write(self, data: bytes) -> None:
@@ -117,21 +127,33 @@ _date = _Date()
 
 
 def encode_head(
-    status: int, headers: CIMultiDict[str], length: int | None, keep_alive: bool
+    status: int,
+    headers: CIMultiDict[str],
+    length: int | None,
+    keep_alive: bool,
+    fields: Fields = (),
 ) -> bytes:
     """The status line and header block, ending with the blank line.
 
-    A `length` given is the body's real one and replaces any Content-Length in `headers`.
+    `fields` come first, as they are; then `headers`. A `length` given is the body's real
+    one and replaces any Content-Length in either.
     """
     if length is not None and "Content-Length" in headers:
         del headers["Content-Length"]
     lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Unknown"))]
+    dated = "Date" in headers
+    for name, value in fields:
+        lowered = name.lower()
+        if lowered == b"content-length" and length is not None:
+            continue
+        dated = dated or lowered == b"date"
+        lines.append(b"%s: %s" % (name, value))
     if headers:
-        fields = "\r\n".join([f"{name}: {value}" for name, value in headers.items()])
-        lines.append(fields.encode("utf-8", "surrogateescape"))
+        text = "\r\n".join([f"{name}: {value}" for name, value in headers.items()])
+        lines.append(text.encode("utf-8", "surrogateescape"))
     if length is not None:
         lines.append(b"Content-Length: %d" % length)
-    if "Date" not in headers:
+    if not dated:
         lines.append(b"Date: " + _date())
     if not keep_alive:
         lines.append(b"Connection: close")
