@@ -288,14 +288,16 @@ def cpu_figures(run: Run) -> str:
     return text
 
 
+def round_ratios(over: list[Run], under: list[Run]) -> list[float]:
+    """Per-round throughput ratios of two targets measured in the same rounds."""
+    return [
+        run.result.requests_per_second / base.result.requests_per_second
+        for run, base in zip(over, under, strict=True)
+    ]
+
+
 def median_ratio(over: list[Run], under: list[Run]) -> float:
-    """The median of per-round throughput ratios of two targets measured in the same rounds."""
-    return median(
-        [
-            run.result.requests_per_second / base.result.requests_per_second
-            for run, base in zip(over, under, strict=True)
-        ]
-    )
+    return median(round_ratios(over, under))
 
 
 def median_or_dash(values: list[float | None], digits: int = 0) -> str:
