@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from echo_upstream import EchoUpstream
 from processes import Server, start_gateway
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
+
+from hokusai_platform.discovery.request_metrics import observe_all
 
 
 @pytest.fixture
@@ -67,3 +70,24 @@ def test_every_workers_requests_reach_a_scrape_within_about_a_second(gateway: st
             break
         time.sleep(0.2)
     assert seen[-1] == 40, f"counts seen: {seen}"
+
+
+def test_a_batch_of_latencies_is_exported_as_observing_each_one_would_be() -> None:
+    registry = CollectorRegistry()
+    batched = Histogram("batched", "", registry=registry)
+    one_by_one = Histogram("one_by_one", "", registry=registry)
+    # On a bucket's bound, between bounds, past the last finite one, and zero.
+    latencies = [0.005, 0.0051, 0.01, 0.3, 0.3, 7.5, 10.0, 11.0, 0.0]
+    observe_all(batched, latencies)
+    for seconds in latencies:
+        one_by_one.observe(seconds)
+    exported = {
+        family.name: [
+            (sample.name.removeprefix(family.name), sample.labels, sample.value)
+            for sample in family.samples
+            if not sample.name.endswith("_created")
+        ]
+        for family in registry.collect()
+    }
+    assert exported["batched"] == exported["one_by_one"]
+    assert ("_bucket", {"le": "0.005"}, 2.0) in exported["batched"]
