@@ -105,6 +105,18 @@ class Server:
     def log_tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
+    def log_lines_with(self, text: str, timeout: float = 5) -> list[str]:
+        """The log's lines that contain `text`, once one does (a gateway writes its access
+        line after the answer, at the end of its event loop's turn)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [
+                line for line in self.log.read_text(errors="replace").splitlines() if text in line
+            ]
+            if lines or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
 
 def mlflow_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> Server:
     """A lean real MLflow tracking server: SQLite backend, proxied local artifact store.

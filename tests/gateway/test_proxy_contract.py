@@ -248,9 +248,7 @@ def test_health_reports_the_dependency(gateway: str, echo: EchoUpstream) -> None
 def test_every_request_is_one_json_access_log_line(echo_gateway: tuple[str, Server]) -> None:
     gateway, server = echo_gateway
     _request(gateway, "GET", "/api/mlflow/logged/path", headers={"X-Request-ID": "log-probe-1"})
-    lines = [
-        json.loads(line) for line in server.log.read_text().splitlines() if "log-probe-1" in line
-    ]
+    lines = [json.loads(line) for line in server.log_lines_with("log-probe-1")]
     assert len(lines) == 1
     entry = lines[0]
     assert entry["logger"] == "hokusai.access"
