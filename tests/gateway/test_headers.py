@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from multidict import CIMultiDict
-
 from hokusai_platform.gateway.headers import downstream_fields, upstream_fields
-from hokusai_platform.gateway.responses import encode_head
+from hokusai_platform.gateway.responses import Response
 
 
 def _incoming(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
@@ -111,28 +109,40 @@ def test_response_hop_by_hop_fields_and_what_the_gateway_sets_are_dropped() -> N
             (b"Set-Cookie", b"mlflow=1"),
             (b"X-Request-ID", b"mlflow-made"),
             (b"RateLimit-Remaining", b"1000"),
+            (b"date", b"Fri, 27 Nov 2026 10:00:00 GMT"),
             (b"X-Content-Type-Options", b"nosniff"),
         ]
     )
-    assert out == [
-        (b"Content-Type", b"application/json"),
-        (b"Content-Length", b"12"),
-        (b"X-Content-Type-Options", b"nosniff"),
-    ]
-
-
-def test_a_proxied_head_keeps_the_upstream_fields_and_states_the_real_length_once() -> None:
-    gateway_set: CIMultiDict[str] = CIMultiDict({"X-Request-ID": "rid-1"})
-    fields = [(b"date", b"Fri, 27 Nov 2026 10:00:00 GMT"), (b"content-length", b"99")]
-    head = encode_head(200, gateway_set, 6, True, fields)
-    assert head == (
-        b"HTTP/1.1 200 OK\r\n"
-        b"date: Fri, 27 Nov 2026 10:00:00 GMT\r\n"
-        b"X-Request-ID: rid-1\r\n"
-        b"Content-Length: 6\r\n\r\n"
+    assert out == (
+        b"Content-Type: application/json\r\n"
+        b"Content-Length: 12\r\n"
+        b"X-Content-Type-Options: nosniff\r\n"
     )
-    # Streamed, the upstream's length stands; the gateway dates an answer that has no date.
-    streamed = encode_head(200, CIMultiDict(), None, False, [(b"content-length", b"99")])
-    assert b"content-length: 99\r\n" in streamed
-    assert streamed.count(b"Date: ") == 1
-    assert streamed.endswith(b"Connection: close\r\n\r\n")
+
+
+def test_a_proxied_head_keeps_the_upstream_fields_and_adds_what_the_gateway_sets() -> None:
+    upstream = b"content-length: 6\r\ncontent-type: text/plain\r\n"
+    answer = Response(status=200, body=b"3.17.0", fields=upstream)
+    head = answer.head([("X-Request-ID", "rid-1")], keep_alive=True)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n" + upstream + b"X-Request-ID: rid-1\r\nDate: ")
+    assert head.endswith(b" GMT\r\n\r\n")
+    assert head.count(b"ength: ") == 1
+
+
+def test_the_gateways_own_head_states_the_length_and_lets_the_gateway_set_fields_win() -> None:
+    answer = Response(status=404, body=b"{}", content_type="application/json")
+    answer.headers["X-Request-ID"] = "made-by-a-handler"
+    head = answer.head([("X-Request-ID", "rid-1")], keep_alive=False)
+    status_line, block = head.split(b"\r\n", 1)
+    assert status_line == b"HTTP/1.1 404 Not Found"
+    fields = _lines(block[:-2])
+    assert [name for name, _ in fields] == [
+        "Content-Type",
+        "X-Request-ID",
+        "Content-Length",
+        "Date",
+        "Connection",
+    ]
+    assert ("X-Request-ID", "rid-1") in fields
+    assert ("Content-Length", "2") in fields
+    assert ("Connection", "close") in fields

@@ -33,18 +33,31 @@ REPLACED = frozenset(
 )
 
 # Set by the gateway on every answer it gives, replacing any the upstream sent: the request
-# id, and the caller's rate limit (the gateway, not MLflow, is the rate-limit boundary).
+# id, the caller's rate limit (the gateway, not MLflow, is the rate-limit boundary), and the
+# Date (the gateway dates its answers, as nginx does).
 GATEWAY_SET = frozenset(
-    ("x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")
+    ("x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "date")
 )
 
 _DROP_UPSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | CREDENTIALS | REPLACED)
 _DROP_DOWNSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | GATEWAY_SET | {"set-cookie"})
+# Passed on from the caller (a load balancer's are the truth), else set by the gateway.
+_FORWARDED_KEPT = frozenset((b"x-forwarded-proto", b"x-forwarded-host"))
+_NOTED_UPSTREAM = _DROP_UPSTREAM | _FORWARDED_KEPT
 
 
-def _declared_hop_by_hop(values: list[bytes]) -> set[bytes]:
-    """The field names a sender's Connection header declares hop-by-hop, lower-cased."""
-    return {token.strip().lower() for value in values for token in value.split(b",")}
+def _declared_hop_by_hop(values: list[bytes], dropped: frozenset[bytes]) -> set[bytes]:
+    """The field names a sender's Connection header declares hop-by-hop, lower-cased, but
+    those in `dropped` anyway (`Connection: keep-alive` declares nothing more)."""
+    return {token.strip().lower() for value in values for token in value.split(b",")} - dropped
+
+
+def _without(
+    fields: Sequence[tuple[bytes, bytes]], declared: set[bytes]
+) -> list[tuple[bytes, bytes]]:
+    """`fields` without those `declared` hop-by-hop, and without Connection, which declared them."""
+    dropped = declared | {b"connection"}
+    return [(name, value) for name, value in fields if name.lower() not in dropped]
 
 
 def upstream_fields(
@@ -60,24 +73,31 @@ def upstream_fields(
     upstream client sets for each one it tries. Kept fields pass through as the caller sent
     them, byte for byte.
     """
-    kept: list[tuple[bytes, bytes, bytes]] = []  # (lower-cased name, name, value)
-    host = forwarded_for = None
-    connection: list[bytes] = []
+    lines: list[bytes] = []
+    noted: list[tuple[bytes, bytes, bytes]] = []  # (lower-cased name, name, value)
     for name, value in incoming:
         lowered = name.lower()
-        if lowered not in _DROP_UPSTREAM:
-            kept.append((lowered, name, value))
+        if lowered in _NOTED_UPSTREAM:
+            noted.append((lowered, name, value))
+        else:
+            lines.append(b"%s: %s\r\n" % (name, value))
+    host = forwarded_for = None
+    forwarded_kept: set[bytes] = set()
+    connection: list[bytes] = []
+    for lowered, name, value in noted:
+        if lowered in _FORWARDED_KEPT:
+            lines.append(b"%s: %s\r\n" % (name, value))
+            forwarded_kept.add(lowered)
         elif lowered == b"host":
             host = value if host is None else host
         elif lowered == b"x-forwarded-for":
             forwarded_for = value if forwarded_for is None else forwarded_for
         elif lowered == b"connection":
             connection.append(value)
-    if connection:
-        declared = _declared_hop_by_hop(connection)
-        kept = [field for field in kept if field[0] not in declared]
-    lines = [b"%s: %s\r\n" % (name, value) for _, name, value in kept]
-    kept_names = {lowered for lowered, _, _ in kept}
+    if connection and (declared := _declared_hop_by_hop(connection, _DROP_UPSTREAM)):
+        return upstream_fields(
+            _without(incoming, declared), request_id=request_id, client_ip=client_ip, scheme=scheme
+        )
     lines.append(b"X-Request-ID: %s\r\n" % request_id.encode())
     if client_ip:
         client = client_ip.encode()
@@ -85,24 +105,28 @@ def upstream_fields(
         lines.append(b"X-Forwarded-For: %s\r\n" % chain)
     elif forwarded_for:
         lines.append(b"X-Forwarded-For: %s\r\n" % forwarded_for)
-    if b"x-forwarded-proto" not in kept_names:
+    if b"x-forwarded-proto" not in forwarded_kept:
         lines.append(b"X-Forwarded-Proto: %s\r\n" % scheme.encode())
-    if host is not None and b"x-forwarded-host" not in kept_names:
+    if host is not None and b"x-forwarded-host" not in forwarded_kept:
         lines.append(b"X-Forwarded-Host: %s\r\n" % host)
     return b"".join(lines)
 
 
-def downstream_fields(incoming: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The caller's answer fields from the upstream's, as they arrived on the wire."""
-    kept: list[tuple[bytes, bytes]] = []
+def downstream_fields(incoming: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """The caller's answer header lines from the upstream's, as they arrived on the wire.
+
+    Every line ends with CRLF. Content-Length passes: the parser that read the upstream's
+    head admits one at most, and never beside Transfer-Encoding, and the body that follows it
+    is passed on whole.
+    """
+    lines: list[bytes] = []
     connection: list[bytes] = []
     for name, value in incoming:
         lowered = name.lower()
-        if lowered == b"connection":
+        if lowered not in _DROP_DOWNSTREAM:
+            lines.append(b"%s: %s\r\n" % (name, value))
+        elif lowered == b"connection":
             connection.append(value)
-        elif lowered not in _DROP_DOWNSTREAM:
-            kept.append((name, value))
-    if connection:
-        declared = _declared_hop_by_hop(connection)
-        kept = [(name, value) for name, value in kept if name.lower() not in declared]
-    return kept
+    if connection and (declared := _declared_hop_by_hop(connection, _DROP_DOWNSTREAM)):
+        return downstream_fields(_without(incoming, declared))
+    return b"".join(lines)

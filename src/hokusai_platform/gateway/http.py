@@ -34,7 +34,6 @@ from hokusai_platform.gateway.responses import (
     AnyResponse,
     ClientDisconnected,
     Response,
-    encode_head,
 )
 
 log = logging.getLogger("hokusai.http")
@@ -440,11 +439,7 @@ class HttpConnection(asyncio.Protocol):
             keep_alive = request.keep_alive and not request.body_unread
             request.keep_alive = keep_alive
             head_only = request.method == "HEAD" or response.status in NO_BODY_STATUSES
-            for name, value in request.response_headers:
-                response.headers[name] = value
-            head = encode_head(
-                response.status, response.headers, len(response.body), keep_alive, response.fields
-            )
+            head = response.head(request.response_headers, keep_alive)
             self.write(head if head_only else head + response.body)
         elif not response.prepared:
             raise RuntimeError("a StreamResponse must be prepared by its handler")
@@ -457,8 +452,7 @@ class HttpConnection(asyncio.Protocol):
         The answer goes out unless one has begun for the request being answered; whatever
         its handler answers later finds the connection closed."""
         if not (self.busy and self._response_started) and not self.closed:
-            self.write(encode_head(response.status, response.headers, len(response.body), False))
-            self.write(response.body)
+            self.write(response.head((), keep_alive=False) + response.body)
         self.close()
 
     def _pause_reading(self) -> None:

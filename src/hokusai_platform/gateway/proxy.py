@@ -202,8 +202,7 @@ class MlflowProxy:
         answer: bytes | None,
     ) -> AnyResponse:
         status = upstream.status
-        content_type = upstream.header(b"content-type") or b""
-        if status == 404 and content_type.startswith(b"text/html"):
+        if status == 404 and (upstream.header(b"content-type") or b"").startswith(b"text/html"):
             return errors.json_error(
                 404, errors.ENDPOINT_NOT_FOUND, f"MLflow has no endpoint {request.path}"
             )
@@ -216,7 +215,7 @@ class MlflowProxy:
             except UpstreamError as exc:
                 return self._failure_response(request_id, endpoint, exc)
             return Response(status=status, body=body, fields=fields)
-        response = StreamResponse(status=status, fields=fields)
+        response = StreamResponse(status=status, fields=fields, length=upstream.length)
         await response.prepare(request)
         try:
             async for chunk in upstream.iter_chunks():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -17,9 +17,6 @@ if TYPE_CHECKING:
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 NO_BODY_STATUSES = frozenset((204, 304))
 
-# Header fields passed on as they arrived on the wire: a proxied answer's.
-Fields = Sequence[tuple[bytes, bytes]]
-
 
 class ClientDisconnected(ConnectionError):
     """The caller went away while its request was being answered."""
@@ -27,7 +24,7 @@ class ClientDisconnected(ConnectionError):
 
 class Response:
     """A whole answer, written with one write: the gateway's own (`headers`) or a proxied one
-    (`fields`, plus the `headers` the gateway sets on every answer)."""
+    (`fields`: the upstream's header lines, its Content-Length among them)."""
 
     __slots__ = ("body", "fields", "headers", "status")
     prepared = False
@@ -39,7 +36,7 @@ class Response:
         body: bytes = b"",
         headers: CIMultiDict[str] | None = None,
         content_type: str | None = None,
-        fields: Fields = (),
+        fields: bytes | None = None,
     ) -> None:
         self.status = status
         self.body = body
@@ -52,6 +49,19 @@ class Response:
     def body_length(self) -> int:
         return len(self.body)
 
+    def head(self, gateway_set: Sequence[tuple[str, str]], keep_alive: bool) -> bytes:
+        """The status line and header block, with the fields the gateway sets on every answer.
+
+        A proxied answer's fields go out as they arrived: its body was read to exactly the
+        length they state (the upstream client's parser refuses a second Content-Length, or
+        one beside Transfer-Encoding)."""
+        if self.fields is not None:
+            return encode_head(self.status, self.fields + header_lines(gateway_set), keep_alive)
+        for name, value in gateway_set:
+            self.headers[name] = value
+        length = b"Content-Length: %d\r\n" % len(self.body)
+        return encode_head(self.status, header_lines(self.headers.items()) + length, keep_alive)
+
 
 def json_response(data: object, *, status: int = 200) -> Response:
     return Response(status=status, body=json.dumps(data).encode(), content_type="application/json")
@@ -60,10 +70,10 @@ def json_response(data: object, *, status: int = 200) -> Response:
 class StreamResponse:
     """A proxied answer whose body is written piece by piece, with back-pressure."""
 
-    def __init__(self, *, status: int, fields: Fields) -> None:
+    def __init__(self, *, status: int, fields: bytes, length: int | None) -> None:
         self.status = status
         self.fields = fields
-        self.headers: CIMultiDict[str] = CIMultiDict()
+        self.length = length  # stated in `fields`; None: the body is sent chunked
         self.prepared = False
         self.body_length = 0
         self._request: Request | None = None
@@ -74,18 +84,15 @@ class StreamResponse:
         """Send the status line and headers."""
         self._request = request
         self.prepared = True
-        for name, value in request.response_headers:
-            self.headers[name] = value
+        lines = self.fields + header_lines(request.response_headers)
         has_body = request.method != "HEAD" and self.status not in NO_BODY_STATUSES
-        if has_body and not any(name.lower() == b"content-length" for name, _ in self.fields):
+        if has_body and self.length is None:
             if request.http_version == "1.1":
                 self._chunked = True
-                self.headers["Transfer-Encoding"] = "chunked"
+                lines += b"Transfer-Encoding: chunked\r\n"
             else:
                 request.keep_alive = False  # HTTP/1.0: the body ends with the connection
-        request.connection.write(
-            encode_head(self.status, self.headers, None, request.keep_alive, self.fields)
-        )
+        request.connection.write(encode_head(self.status, lines, request.keep_alive))
         await request.connection.drain()
 
     async def write(self, data: bytes) -> None:
@@ -126,36 +133,21 @@ class _Date:
 _date = _Date()
 
 
-def encode_head(
-    status: int,
-    headers: CIMultiDict[str],
-    length: int | None,
-    keep_alive: bool,
-    fields: Fields = (),
-) -> bytes:
-    """The status line and header block, ending with the blank line.
+def header_lines(headers: Iterable[tuple[str, str]]) -> bytes:
+    """Header lines, each ending CRLF."""
+    text = "".join([f"{name}: {value}\r\n" for name, value in headers])
+    return text.encode("utf-8", "surrogateescape")
 
-    `fields` come first, as they are; then `headers`. A `length` given is the body's real
-    one and replaces any Content-Length in either.
+
+def encode_head(status: int, lines: bytes, keep_alive: bool) -> bytes:
+    """The status line, `lines` (each ending CRLF), the Date, and the blank line.
+
+    The gateway dates every answer it sends, proxied ones too (as nginx does).
     """
-    if length is not None and "Content-Length" in headers:
-        del headers["Content-Length"]
-    lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Unknown"))]
-    dated = "Date" in headers
-    for name, value in fields:
-        lowered = name.lower()
-        if lowered == b"content-length" and length is not None:
-            continue
-        dated = dated or lowered == b"date"
-        lines.append(b"%s: %s" % (name, value))
-    if headers:
-        text = "\r\n".join([f"{name}: {value}" for name, value in headers.items()])
-        lines.append(text.encode("utf-8", "surrogateescape"))
-    if length is not None:
-        lines.append(b"Content-Length: %d" % length)
-    if not dated:
-        lines.append(b"Date: " + _date())
-    if not keep_alive:
-        lines.append(b"Connection: close")
-    lines.append(b"\r\n")
-    return b"\r\n".join(lines)
+    return b"HTTP/1.1 %d %s\r\n%sDate: %s\r\n%s\r\n" % (
+        status,
+        _REASONS.get(status, b"Unknown"),
+        lines,
+        _date(),
+        b"" if keep_alive else b"Connection: close\r\n",
+    )

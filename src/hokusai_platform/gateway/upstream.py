@@ -291,14 +291,10 @@ class _Deadlines:
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     """Content-Length, unless chunked framing overrides it (the parser checked the syntax)."""
-    length = None
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == b"transfer-encoding":
-            return None
-        if lowered == b"content-length":
-            length = int(value)
-    return length
+    names = [name.lower() for name, _ in headers]
+    if b"content-length" not in names or b"transfer-encoding" in names:
+        return None
+    return int(headers[names.index(b"content-length")][1])
 
 
 def _done(waiter: asyncio.Future[None] | None) -> bool:
