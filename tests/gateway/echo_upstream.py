@@ -81,6 +81,13 @@ def _handler(record: EchoUpstream) -> type[BaseHTTPRequestHandler]:
                 time.sleep(3)
             if self.path == "/utf8-header":
                 return self._answer(200, b"{}", "application/json", UTF8_DISPOSITION)
+            if self.path == "/truncated":  # the head, part of the body, then the end
+                self.send_response(200)
+                self.send_header("Content-Length", "10")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                self.close_connection = True
+                return None
             if self.path.startswith("/html404"):
                 return self._answer(404, b"<html>Not Found</html>", "text/html; charset=utf-8")
             echo: dict[str, object] = {

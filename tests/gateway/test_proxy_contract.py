@@ -256,3 +256,14 @@ def test_every_request_is_one_json_access_log_line(echo_gateway: tuple[str, Serv
     assert entry["status"] == 200 and entry["bytes_out"] > 0
     assert entry["upstream"] == urlsplit(server.env["MLFLOW_SERVER_URL"]).netloc
     assert entry["ms"] >= 0
+
+
+def test_an_answer_cut_short_is_a_502_and_the_request_is_not_sent_twice(
+    gateway: str, echo: EchoUpstream
+) -> None:
+    # The POST goes out on the pooled connection this GET leaves idle: a reused connection that
+    # closes before any answer may be retried on a new one, but this one had begun to answer.
+    assert _request(gateway, "GET", "/api/mlflow/before-truncated")[0] == 200
+    status, _, body = _request(gateway, "POST", "/api/mlflow/truncated")
+    assert status == 502 and json.loads(body)["error_code"] == "BAD_GATEWAY"
+    assert echo.count("/truncated") == 1

@@ -16,7 +16,7 @@ from processes import free_port, start_gateway
 from secured import GENEROUS, Keys, request
 
 from hokusai_platform.audit import FLUSH_SECONDS
-from hokusai_platform.gateway.proxy import BUFFER_LIMIT
+from hokusai_platform.gateway.upstream import WHOLE_ANSWER_BYTES
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.scopes import Scope
 
@@ -80,10 +80,10 @@ def test_a_streamed_answer_carries_the_rate_limit_and_request_id_too(
     gateway: str, keys: Keys
 ) -> None:
     # Past the gateway's buffer limit (256 KiB), the answer's head is sent before its body.
-    padded = SEARCH + f"&pad={BUFFER_LIMIT + 1}"
+    padded = SEARCH + f"&pad={WHOLE_ANSWER_BYTES + 1}"
     headers = {**bearer(keys.read), "X-Request-ID": "streamed-1"}
     status, answer_headers, body = request(gateway, "GET", padded, headers)
-    assert status == 200 and len(body) > BUFFER_LIMIT
+    assert status == 200 and len(body) > WHOLE_ANSWER_BYTES
     assert answer_headers["x-request-id"] == "streamed-1"
     assert int(answer_headers["ratelimit-limit"]) == GENEROUS.limit
     assert "ratelimit-remaining" in answer_headers and "ratelimit-reset" in answer_headers

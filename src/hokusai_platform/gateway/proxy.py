@@ -28,6 +28,7 @@ from hokusai_platform.gateway.responses import (
     StreamResponse,
 )
 from hokusai_platform.gateway.upstream import (
+    WHOLE_ANSWER_BYTES,
     Body,
     ConnectError,
     NameResolutionError,
@@ -39,8 +40,6 @@ from hokusai_platform.gateway.upstream import (
 
 log = logging.getLogger("hokusai.proxy")
 
-# Small answers are read whole and sent with one write; larger ones stream.
-BUFFER_LIMIT = 256 * 1024
 # MLflow's JSON handlers read an empty body from a chunked request, so a chunked body on a
 # non-artifact route is collected (up to this size) and forwarded with a Content-Length.
 CHUNKED_JSON_LIMIT = 16 * 1024 * 1024
@@ -55,8 +54,9 @@ def _is_streamed_route(target: str) -> bool:
 
 
 def _is_small(upstream: UpstreamResponse) -> bool:
-    """An answer read whole and sent with one write (a HEAD answer has no declared body)."""
-    return upstream.length is not None and upstream.length <= BUFFER_LIMIT
+    """An answer sent whole with one write (a HEAD answer has no declared body); larger
+    ones stream."""
+    return upstream.length is not None and upstream.length <= WHOLE_ANSWER_BYTES
 
 
 async def _collect(content: RequestBody, limit: int) -> bytes | None:

@@ -27,6 +27,10 @@ IDLE_SECONDS = 4.0
 # Reading from the upstream pauses once this much of a body waits for the caller.
 READ_BUFFER_HIGH = 256 * 1024
 READ_BUFFER_LOW = 64 * 1024
+# An answer declaring at most this length is returned whole: `send` returns once its body is
+# in, so the request's task wakes once for it, not for its head and again for its body (MLflow
+# writes the two apart).
+WHOLE_ANSWER_BYTES = 256 * 1024
 
 
 _FRAMING = (b"content-length", b"transfer-encoding")
@@ -58,6 +62,9 @@ Body = bytes | AsyncIterable[bytes] | None
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; parses one response at a time.
 
+    The answer's future resolves once its head is in or, for a small answer of declared
+    length, once all of it is.
+
     Once the head is in, the rest of a body of declared length is taken as it arrives,
     without passing through the parser (which would copy every piece once more): such bodies
     are artifacts, and large.
@@ -75,6 +82,8 @@ class _Connection(asyncio.Protocol):
         self._buffered = 0
         self._paused = False
         self._head_only = False
+        self._head_in = False
+        self.answer_began = False  # a byte of the answer arrived: the request was processed
         self.headers: list[tuple[bytes, bytes]] = []
         self.complete = False
         self._reusable = False
@@ -89,6 +98,7 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        self.answer_began = True
         if self._body_left:
             self._take_body(data)
             return
@@ -98,7 +108,7 @@ class _Connection(asyncio.Protocol):
             self._fail(ProtocolError(f"invalid HTTP response ({exc})"))
             self._close()
             return
-        if self.declared_length is not None and _done(self._head) and not self.complete:
+        if self.declared_length is not None and self._head_in and not self.complete:
             self._body_left = self.declared_length - self._received
             self._parser_spent = True
 
@@ -111,6 +121,7 @@ class _Connection(asyncio.Protocol):
         self.on_body(data)
         if not self._body_left:
             self.complete = True
+            _resolve(self._head)
             _resolve(self._data)
 
     def eof_received(self) -> bool | None:
@@ -118,7 +129,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.error is None and _done(self._head) and not self._framed():
+        if self.error is None and self._head_in and not self._framed():
             self.complete = True  # a body without length or chunking ends with the connection
             _resolve(self._data)
         if not self.complete:
@@ -139,6 +150,7 @@ class _Connection(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._head_in = True
         if self._head_only:
             # A HEAD answer has no body whatever its Content-Length says; the parser cannot be
             # told so, so the connection is not reused.
@@ -148,6 +160,8 @@ class _Connection(asyncio.Protocol):
             # Asked now: a body that bypasses the parser never completes its message there.
             self._reusable = self._parser.should_keep_alive()
             self.declared_length = _declared_length(self.headers)
+            if self.declared_length is not None and self.declared_length <= WHOLE_ANSWER_BYTES:
+                return  # resolved once the body is in
         _resolve(self._head)
 
     def on_body(self, body: bytes) -> None:
@@ -175,6 +189,7 @@ class _Connection(asyncio.Protocol):
         self._reusable = False
         self.error = None
         self._head_only = head_only
+        self._head_in = self.answer_began = False
         self._head = asyncio.get_running_loop().create_future()
         return self._head
 
@@ -297,10 +312,6 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return int(headers[names.index(b"content-length")][1])
 
 
-def _done(waiter: asyncio.Future[None] | None) -> bool:
-    return waiter is not None and waiter.done()
-
-
 def _resolve(waiter: asyncio.Future[None] | None) -> None:
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
@@ -372,7 +383,8 @@ class UpstreamClient:
         *,
         content_length: int | None = None,
     ) -> UpstreamResponse:
-        """Send one request and return once the response head has arrived.
+        """Send one request and return once the answer's head has arrived (all of the answer,
+        if it declares at most WHOLE_ANSWER_BYTES).
 
         `fields` are the request's header lines (each ending CRLF) but Host, which names
         `endpoint`, and the body's framing. A streamed body is sent chunked unless
@@ -411,7 +423,7 @@ class UpstreamClient:
                 self._answers.discard(answered)
         except ProtocolError:
             conn._close()
-            if reused and not isinstance(body, AsyncIterable):
+            if reused and not conn.answer_began and not isinstance(body, AsyncIterable):
                 # The endpoint dropped an idle connection just as it was reused: nothing
                 # was processed, so the request is sent once more on a new connection.
                 return await self.send(endpoint, method, target, fields, body)
