@@ -7,12 +7,16 @@ that would leave MLflow's tree once some component decodes or normalises it.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 PREFIX = "/api/mlflow/"
 
 _FORBIDDEN_CHARACTERS = frozenset("\\\x00\r\n")
 _DOT_SEGMENTS = frozenset({".", ".."})
+# Segments of plain characters, none empty (but a last one) or starting with a dot, no escape:
+# a path that none of the checks below could refuse, found with one match.
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?")
 
 
 class PathRejected(ValueError):
@@ -23,9 +27,12 @@ def upstream_target(raw_target: str) -> str:
     """Return the upstream request target (`/tail?query`) for a raw proxied request target."""
     if not raw_target.startswith(PREFIX):
         raise PathRejected("request target must be an origin-form path under /api/mlflow/")
-    path, sep, query = raw_target[len(PREFIX) - 1 :].partition("?")
+    target = raw_target[len(PREFIX) - 1 :]
+    path, sep, query = target.partition("?")
     if "#" in raw_target:
         raise PathRejected("request target must not carry a fragment")
+    if _PLAIN_PATH.fullmatch(path):
+        return target
     # Decode twice: a double-encoded dot or slash (%252e) becomes dangerous after one more hop.
     # A path without escapes is its own decoding and is checked once.
     if "%" in path:
