@@ -127,6 +127,17 @@ def test_a_slow_request_head_gets_a_json_408(gateway: str) -> None:
         assert_json_error(body, "REQUEST_TIMEOUT")
 
 
+def test_more_than_a_hundred_header_fields_get_a_json_431(gateway: str, echo: EchoUpstream) -> None:
+    fields = b"".join(b"X-Field-%d: %d\r\n" % (number, number) for number in range(100))
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(b"GET /api/mlflow/too-many-fields HTTP/1.1\r\nHost: a\r\n" + fields + b"\r\n")
+        status, _, body = read_response(stream)
+        assert status == 431
+        assert_json_error(body, "REQUEST_HEADER_FIELDS_TOO_LARGE")
+        assert_closed(sock)
+    assert echo.count("/too-many-fields") == 0
+
+
 @pytest.mark.parametrize(
     "framing",
     [

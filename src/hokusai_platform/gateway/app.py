@@ -38,7 +38,7 @@ from hokusai_platform.settings import Settings
 SERVICE_NAME = "hokusai-registry-api"
 log = logging.getLogger("hokusai.gateway")
 
-_ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_ACCEPTABLE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 Handler = Callable[[Request], Awaitable[AnyResponse]]
 
@@ -64,9 +64,9 @@ class RequestIds:
         self._counter = itertools.count()
 
     def __call__(self, request: Request) -> str:
-        offered = request.headers.get("X-Request-ID")
+        offered = request.field(b"x-request-id")
         if offered and _ACCEPTABLE_REQUEST_ID.fullmatch(offered):
-            return offered
+            return offered.decode("ascii")
         return f"{self._prefix}{next(self._counter):016x}"
 
 

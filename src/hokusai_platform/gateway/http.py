@@ -114,10 +114,11 @@ class Request:
     """What the handler sees of one request."""
 
     __slots__ = (
+        "_headers",
         "body",
         "connection",
         "content_length",
-        "headers",
+        "field_names",
         "http_version",
         "keep_alive",
         "method",
@@ -143,20 +144,35 @@ class Request:
         self.raw_path = raw_path
         self.http_version = http_version
         self.raw_headers = raw_headers  # as they arrived, for forwarding byte for byte
-        self.headers: CIMultiDict[str] = CIMultiDict(
-            (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
-            for name, value in raw_headers
-        )
+        self.field_names = [name.lower() for name, _ in raw_headers]
+        self._headers: CIMultiDict[str] | None = None
         self.keep_alive = keep_alive
         path, _, self.query_string = raw_path.partition("?")
         self.path = unquote(path) if "%" in path else path
-        length = self.headers.get("Content-Length")
+        # The parser refused a second Content-Length, or one beside Transfer-Encoding.
+        length = self.field(b"content-length")
         self.content_length = int(length) if length is not None else None
-        chunked = "Transfer-Encoding" in self.headers
+        chunked = b"transfer-encoding" in self.field_names
         self.body = RequestBody(connection) if chunked or self.content_length else None
         self.upstream: str | None = None  # the endpoint that answered, for the access log
         # Set on whatever answers the request, whole or streamed (request id, rate limit).
         self.response_headers: list[tuple[str, str]] = []
+
+    def field(self, name: bytes) -> bytes | None:
+        """The first value of a header field (`name` in lower case), as it arrived."""
+        names = self.field_names
+        return self.raw_headers[names.index(name)][1] if name in names else None
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """Every header field, decoded; made when first asked for (a proxied request may
+        need none but the few `field` finds)."""
+        if self._headers is None:
+            self._headers = CIMultiDict(
+                (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+                for name, value in self.raw_headers
+            )
+        return self._headers
 
     @property
     def body_unread(self) -> bool:
@@ -165,7 +181,7 @@ class Request:
 
     @property
     def host(self) -> str:
-        return self.headers.get("Host", "")
+        return (self.field(b"host") or b"").decode("latin-1")
 
     @property
     def remote(self) -> str | None:
@@ -312,14 +328,14 @@ class HttpConnection(asyncio.Protocol):
             raise _HeadRefused(414, errors.BAD_REQUEST, "the request target is too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        size = len(name) + len(value)
-        if size > self._limits.max_field_bytes:
+        if len(name) + len(value) > self._limits.max_field_bytes:
             raise _HeadRefused(431, HEADERS_TOO_LARGE, "a request header is too large")
         self._headers.append((name, value))
-        if len(self._headers) > MAX_HEADERS:
-            raise _HeadRefused(431, HEADERS_TOO_LARGE, f"more than {MAX_HEADERS} request headers")
 
     def on_headers_complete(self) -> None:
+        # Counted once here: the head's size bounds the list until then.
+        if len(self._headers) > MAX_HEADERS:
+            raise _HeadRefused(431, HEADERS_TOO_LARGE, f"more than {MAX_HEADERS} request headers")
         self._began = False
         self._idle_since = None
         parser = self._parser

@@ -117,9 +117,8 @@ class MlflowProxy:
         body: Body = None
         content_length = request.content_length
         if request.body is not None:
-            if request.http_version == "1.1" and "100-continue" in request.headers.get(
-                "Expect", ""
-            ):
+            expect = request.field(b"expect")
+            if request.http_version == "1.1" and expect and b"100-continue" in expect.lower():
                 await request.send_continue()
             if content_length is None and not _is_streamed_route(target):
                 body = await _collect(request.body, CHUNKED_JSON_LIMIT)
