@@ -52,6 +52,7 @@ def _traced_gateway(counts_path: str, argv: list[str]) -> None:
     """Run `hokusai serve`; count bytecodes between SIGUSR1 and SIGUSR2, then write them."""
     bytecodes: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
+
     def trace(frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
         code = frame.f_code
         where = f"{_module(code.co_filename)}:{code.co_qualname}"
