@@ -6,12 +6,12 @@ counts over `--requests` more: GET /api/mlflow/version with the header fields th
 client sends, on two keep-alive connections, one request at a time. Prints the bytecodes and
 Python calls per request, the functions that run the most, and, for every module, its share.
 
-Unlike the wrk benches, the figures hardly depend on what else the machine is doing: two runs
-of the same code on a quiet machine print the same numbers within about 1 %. (What still
-varies: whether MLflow's answer head and body reach the gateway in one read or two, which
-load on the machine changes, and how many once-a-second timers fire during the count.) They
-are not time, since a bytecode that calls into C can cost a hundred plain ones, but they show
-what a change to the hot path removed or added.
+Unlike the wrk benches, the figures hardly depend on what else the machine is doing: runs of
+the same code print numbers within a few per cent of each other. (What still varies: how many
+once-a-second timers fire during the count, and, for code that reads an answer's head before
+its body has arrived, whether MLflow's head and body reach the gateway in one read or two.)
+They are not time, since a bytecode that calls into C can cost a hundred plain ones, but they
+show what a change to the hot path removed or added.
 
     .venv/bin/python bench/bytecodes.py [--requests 300] [--top 30]
 """
