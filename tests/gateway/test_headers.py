@@ -8,6 +8,17 @@ def _incoming(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.encode(), value.encode()) for name, value in pairs]
 
 
+def _upstream_fields(
+    fields: list[tuple[bytes, bytes]], *, request_id: str, client_ip: str | None, scheme: str
+) -> bytes:
+    names = [name.lower() for name, _ in fields]
+    return upstream_fields(fields, names, request_id=request_id, client_ip=client_ip, scheme=scheme)
+
+
+def _downstream_fields(fields: list[tuple[bytes, bytes]]) -> bytes:
+    return downstream_fields(fields, [name.lower() for name, _ in fields])
+
+
 def _lines(block: bytes) -> list[tuple[str, str]]:
     assert block.endswith(b"\r\n")
     fields = [line.split(b": ", 1) for line in block[:-2].split(b"\r\n")]
@@ -15,7 +26,7 @@ def _lines(block: bytes) -> list[tuple[str, str]]:
 
 
 def test_credentials_hop_by_hop_and_connection_named_fields_are_dropped() -> None:
-    out = upstream_fields(
+    out = _upstream_fields(
         _incoming(
             ("Host", "registry.hokus.ai"),
             ("Authorization", "Bearer hk_live_secret"),
@@ -48,7 +59,7 @@ def test_credentials_hop_by_hop_and_connection_named_fields_are_dropped() -> Non
 
 def test_forwarding_headers_from_a_load_balancer_are_extended_not_replaced() -> None:
     out = _lines(
-        upstream_fields(
+        _upstream_fields(
             _incoming(
                 ("X-Forwarded-For", "203.0.113.9"),
                 ("X-Forwarded-Proto", "https"),
@@ -69,7 +80,7 @@ def test_forwarding_headers_from_a_load_balancer_are_extended_not_replaced() -> 
 
 def test_a_field_the_connection_header_names_is_dropped_even_when_it_carries_forwarding() -> None:
     out = _lines(
-        upstream_fields(
+        _upstream_fields(
             _incoming(
                 ("Host", "registry.hokus.ai"),
                 ("X-Forwarded-Proto", "gopher"),
@@ -89,7 +100,7 @@ def test_a_field_the_connection_header_names_is_dropped_even_when_it_carries_for
 
 def test_values_are_forwarded_byte_for_byte() -> None:
     value = "caf\u00e9 \u2603".encode()
-    out = upstream_fields(
+    out = _upstream_fields(
         [(b"X-Note", value), (b"X-Latin", b"\xe9t\xe9")],
         request_id="r",
         client_ip=None,
@@ -99,7 +110,7 @@ def test_values_are_forwarded_byte_for_byte() -> None:
 
 
 def test_response_hop_by_hop_fields_and_what_the_gateway_sets_are_dropped() -> None:
-    out = downstream_fields(
+    out = _downstream_fields(
         [
             (b"Content-Type", b"application/json"),
             (b"Content-Length", b"12"),

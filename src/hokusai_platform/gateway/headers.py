@@ -1,7 +1,8 @@
 """Header hygiene between caller, gateway and MLflow (RFC 9110 section 7.6.1).
 
 The tables are built once; the per-request work is one pass over the incoming headers, as
-bytes as they arrived on the wire.
+bytes as they arrived on the wire, beside their names in lower case (made once per message by
+whoever parsed it).
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ _FORWARDED_KEPT = frozenset((b"x-forwarded-proto", b"x-forwarded-host"))
 _NOTED_UPSTREAM = _DROP_UPSTREAM | _FORWARDED_KEPT
 
 
+def first_value(
+    fields: Sequence[tuple[bytes, bytes]], names: Sequence[bytes], name: bytes
+) -> bytes | None:
+    """The first value of the field `name` (in lower case), as it arrived."""
+    return fields[names.index(name)][1] if name in names else None
+
+
 def _declared_hop_by_hop(values: list[bytes], dropped: frozenset[bytes]) -> set[bytes]:
     """The field names a sender's Connection header declares hop-by-hop, lower-cased, but
     those in `dropped` anyway (`Connection: keep-alive` declares nothing more)."""
@@ -53,15 +61,18 @@ def _declared_hop_by_hop(values: list[bytes], dropped: frozenset[bytes]) -> set[
 
 
 def _without(
-    fields: Sequence[tuple[bytes, bytes]], declared: set[bytes]
-) -> list[tuple[bytes, bytes]]:
-    """`fields` without those `declared` hop-by-hop, and without Connection, which declared them."""
+    fields: Sequence[tuple[bytes, bytes]], names: Sequence[bytes], declared: set[bytes]
+) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
+    """`fields` (and their `names`) without those `declared` hop-by-hop, and without Connection,
+    which declared them."""
     dropped = declared | {b"connection"}
-    return [(name, value) for name, value in fields if name.lower() not in dropped]
+    kept = [(field, name) for field, name in zip(fields, names, strict=True) if name not in dropped]
+    return [field for field, _ in kept], [name for _, name in kept]
 
 
 def upstream_fields(
     incoming: Sequence[tuple[bytes, bytes]],
+    names: Sequence[bytes],
     *,
     request_id: str,
     client_ip: str | None,
@@ -69,14 +80,13 @@ def upstream_fields(
 ) -> bytes:
     """The header lines MLflow gets for a request, from the caller's as they arrived on the wire.
 
-    Every line ends with CRLF. Host is not among them: it names the endpoint, which the
-    upstream client sets for each one it tries. Kept fields pass through as the caller sent
-    them, byte for byte.
+    `names` are the fields' names in lower case, in order. Every line ends with CRLF. Host is
+    not among them: it names the endpoint, which the upstream client sets for each one it
+    tries. Kept fields pass through as the caller sent them, byte for byte.
     """
     lines: list[bytes] = []
     noted: list[tuple[bytes, bytes, bytes]] = []  # (lower-cased name, name, value)
-    for name, value in incoming:
-        lowered = name.lower()
+    for lowered, (name, value) in zip(names, incoming, strict=True):
         if lowered in _NOTED_UPSTREAM:
             noted.append((lowered, name, value))
         else:
@@ -95,8 +105,9 @@ def upstream_fields(
         elif lowered == b"connection":
             connection.append(value)
     if connection and (declared := _declared_hop_by_hop(connection, _DROP_UPSTREAM)):
+        kept, kept_names = _without(incoming, names, declared)
         return upstream_fields(
-            _without(incoming, declared), request_id=request_id, client_ip=client_ip, scheme=scheme
+            kept, kept_names, request_id=request_id, client_ip=client_ip, scheme=scheme
         )
     lines.append(b"X-Request-ID: %s\r\n" % request_id.encode())
     if client_ip:
@@ -112,21 +123,21 @@ def upstream_fields(
     return b"".join(lines)
 
 
-def downstream_fields(incoming: Sequence[tuple[bytes, bytes]]) -> bytes:
+def downstream_fields(incoming: Sequence[tuple[bytes, bytes]], names: Sequence[bytes]) -> bytes:
     """The caller's answer header lines from the upstream's, as they arrived on the wire.
 
-    Every line ends with CRLF. Content-Length passes: the parser that read the upstream's
+    `names` are the fields' names in lower case, in order. Every line ends with CRLF.
+    Content-Length passes: the parser that read the upstream's
     head admits one at most, and never beside Transfer-Encoding, and the body that follows it
     is passed on whole.
     """
     lines: list[bytes] = []
     connection: list[bytes] = []
-    for name, value in incoming:
-        lowered = name.lower()
+    for lowered, (name, value) in zip(names, incoming, strict=True):
         if lowered not in _DROP_DOWNSTREAM:
             lines.append(b"%s: %s\r\n" % (name, value))
         elif lowered == b"connection":
             connection.append(value)
     if connection and (declared := _declared_hop_by_hop(connection, _DROP_DOWNSTREAM)):
-        return downstream_fields(_without(incoming, declared))
+        return downstream_fields(*_without(incoming, names, declared))
     return b"".join(lines)

@@ -29,6 +29,7 @@ import httptools
 from multidict import CIMultiDict
 
 from hokusai_platform.gateway import errors
+from hokusai_platform.gateway.headers import first_value
 from hokusai_platform.gateway.responses import (
     NO_BODY_STATUSES,
     AnyResponse,
@@ -160,8 +161,7 @@ class Request:
 
     def field(self, name: bytes) -> bytes | None:
         """The first value of a header field (`name` in lower case), as it arrived."""
-        names = self.field_names
-        return self.raw_headers[names.index(name)][1] if name in names else None
+        return first_value(self.raw_headers, self.field_names, name)
 
     @property
     def headers(self) -> CIMultiDict[str]:

@@ -110,6 +110,7 @@ class MlflowProxy:
             return errors.json_error(400, errors.BAD_REQUEST, str(exc))
         fields = upstream_fields(
             request.raw_headers,
+            request.field_names,
             request_id=request_id,
             client_ip=request.remote,
             scheme="http",  # TLS ends at the load balancer
@@ -205,7 +206,7 @@ class MlflowProxy:
             return errors.json_error(
                 404, errors.ENDPOINT_NOT_FOUND, f"MLflow has no endpoint {request.path}"
             )
-        fields = downstream_fields(upstream.headers)
+        fields = downstream_fields(upstream.headers, upstream.field_names)
         if answer is not None:
             return Response(status=status, body=answer, fields=fields)
         if _is_small(upstream):

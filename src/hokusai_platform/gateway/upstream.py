@@ -19,6 +19,7 @@ from typing import cast
 import httptools
 
 from hokusai_platform.discovery.endpoint import Endpoint
+from hokusai_platform.gateway.headers import first_value
 
 # A connection idle this long is closed rather than reused: servers drop idle keep-alive
 # connections after a few seconds (uvicorn: 5 s), and a request sent on one just as it is
@@ -85,6 +86,7 @@ class _Connection(asyncio.Protocol):
         self._head_in = False
         self.answer_began = False  # a byte of the answer arrived: the request was processed
         self.headers: list[tuple[bytes, bytes]] = []
+        self.field_names: list[bytes] = []  # the headers' names in lower case, once all are in
         self.complete = False
         self._reusable = False
         self.error: UpstreamError | None = None
@@ -143,7 +145,7 @@ class _Connection(asyncio.Protocol):
         self._wake_writer()
 
     def _framed(self) -> bool:
-        return any(name.lower() in _FRAMING for name, _ in self.headers)
+        return any(name in _FRAMING for name in self.field_names)
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -151,6 +153,7 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._head_in = True
+        self.field_names = [name.lower() for name, _ in self.headers]
         if self._head_only:
             # A HEAD answer has no body whatever its Content-Length says; the parser cannot be
             # told so, so the connection is not reused.
@@ -159,7 +162,7 @@ class _Connection(asyncio.Protocol):
         else:
             # Asked now: a body that bypasses the parser never completes its message there.
             self._reusable = self._parser.should_keep_alive()
-            self.declared_length = _declared_length(self.headers)
+            self.declared_length = _declared_length(self.headers, self.field_names)
             if self.declared_length is not None and self.declared_length <= WHOLE_ANSWER_BYTES:
                 return  # resolved once the body is in
         _resolve(self._head)
@@ -184,7 +187,7 @@ class _Connection(asyncio.Protocol):
             self._parser = httptools.HttpResponseParser(self)
             self._parser_spent = False
         self.declared_length, self._received = None, 0
-        self.headers = []
+        self.headers, self.field_names = [], []
         self.complete = False
         self._reusable = False
         self.error = None
@@ -304,9 +307,8 @@ class _Deadlines:
             self._timer = None
 
 
-def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+def _declared_length(headers: list[tuple[bytes, bytes]], names: list[bytes]) -> int | None:
     """Content-Length, unless chunked framing overrides it (the parser checked the syntax)."""
-    names = [name.lower() for name, _ in headers]
     if b"content-length" not in names or b"transfer-encoding" in names:
         return None
     return int(headers[names.index(b"content-length")][1])
@@ -326,15 +328,13 @@ class UpstreamResponse:
         self._conn = conn
         self.status = conn.status
         self.headers = conn.headers
+        self.field_names = conn.field_names
         self.length = conn.declared_length  # None: chunked, until close, or a HEAD answer
         self._finished = False
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of a header, `name` in lower case."""
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        return first_value(self.headers, self.field_names, name)
 
     async def read(self) -> bytes:
         body = self._conn.take_complete_body()
