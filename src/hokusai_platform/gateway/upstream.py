@@ -71,7 +71,9 @@ class _Connection(asyncio.Protocol):
     are artifacts, and large.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Kept, not looked up: on Python 3.11 every get_running_loop() is a getpid() call.
+        self._loop = loop
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -139,7 +141,7 @@ class _Connection(asyncio.Protocol):
         self._wake_writer()
 
     def pause_writing(self) -> None:
-        self._writable = asyncio.get_running_loop().create_future()
+        self._writable = self._loop.create_future()
 
     def resume_writing(self) -> None:
         self._wake_writer()
@@ -193,7 +195,7 @@ class _Connection(asyncio.Protocol):
         self.error = None
         self._head_only = head_only
         self._head_in = self.answer_began = False
-        self._head = asyncio.get_running_loop().create_future()
+        self._head = self._loop.create_future()
         return self._head
 
     @property
@@ -218,8 +220,8 @@ class _Connection(asyncio.Protocol):
                 return b""
             if self.error is not None:
                 raise self.error
-            self._data = asyncio.get_running_loop().create_future()
-            await _within(self._data, silence, "no data")
+            self._data = self._loop.create_future()
+            await _within(self._loop, self._data, silence, "no data")
         chunk = self._chunks.popleft()
         self._taken(len(chunk))
         return chunk
@@ -256,10 +258,12 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-async def _within(waiter: asyncio.Future[None], seconds: float, what: str) -> None:
+async def _within(
+    loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None], seconds: float, what: str
+) -> None:
     """Await `waiter`, or raise UpstreamTimeout after `seconds` (a timer: asyncio.timeout costs
     a context manager and a task lookup on every request)."""
-    timer = asyncio.get_running_loop().call_later(seconds, _expire, waiter, seconds, what)
+    timer = loop.call_later(seconds, _expire, waiter, seconds, what)
     try:
         await waiter
     finally:
@@ -450,7 +454,7 @@ class UpstreamClient:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
-                    _Connection,
+                    lambda: _Connection(loop),
                     endpoint.host,
                     endpoint.port,
                     ssl=endpoint.scheme == "https" or None,
