@@ -137,16 +137,14 @@ class Gateway:
             response = errors.json_error(500, errors.INTERNAL_ERROR, "internal error")
         if self._access_log is not None:
             self._access_log.write(
-                {
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status,
-                    "bytes_in": request.content_length or 0,
-                    "bytes_out": response.body_length,
-                    "upstream": request.upstream,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                }
+                request_id,
+                request.method,
+                request.path,
+                response.status,
+                request.content_length or 0,
+                response.body_length,
+                request.upstream,
+                round((time.perf_counter() - started) * 1000, 2),
             )
         return response
 
