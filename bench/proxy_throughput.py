@@ -2,9 +2,10 @@
 
 Starts, on loopback: a static upstream (nginx `return 200`), nginx and the gateway in front of
 it; a real MLflow server, nginx and the gateway in front of it. Then runs wrk (GET /version)
-against each, interleaved over several rounds so that noise from other work on the machine
-hits every target alike, and prints medians and the ratios the gateway must meet. The gateway
-runs as `hokusai serve` with its default worker count and request logging on.
+against each, interleaved over several rounds (each in another order) so that noise from
+other work on the machine hits every target alike, and prints medians and the ratios the
+gateway must meet. The gateway runs as `hokusai serve` with its default worker count and
+request logging on.
 
 Each run through a proxy also prints the proxy's own CPU time per request (all its processes,
 from /proc). In front of MLflow that is the figure behind the ratio: MLflow's workers take
@@ -104,12 +105,23 @@ def _start_everything(
     return urls, serving, proxies
 
 
-def _plan(urls: dict[str, str]) -> list[tuple[str, str, str, int]]:
-    """(label, target, url, connections) for one round."""
-    runs = [(f"{name} c16", name, url, 16) for name, url in urls.items()]
-    runs += [
-        (f"{name} c1", name, url, 1) for name, url in urls.items() if name.startswith("mlflow")
+def _plan(urls: dict[str, str], round_number: int) -> list[tuple[str, str, str, int]]:
+    """(label, target, url, connections) for one round.
+
+    Each kind of run (static at 16 connections, MLflow at 16, MLflow at 1) goes through its
+    targets in an order that rotates from round to round: a target measured always first, or
+    always after the others, would carry whatever the runs before it leave behind."""
+    groups = [
+        [(f"{name} c16", name, url, 16) for name, url in urls.items() if name.startswith(kind)]
+        for kind in ("static", "mlflow")
     ]
+    groups.append(
+        [(f"{name} c1", name, url, 1) for name, url in urls.items() if name.startswith("mlflow")]
+    )
+    runs = []
+    for group in groups:
+        turn = round_number % len(group)
+        runs += group[turn:] + group[:turn]
     return runs
 
 
@@ -125,12 +137,11 @@ def main() -> None:
     runs_by_label: dict[str, list[Run]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as scratch, ExitStack() as stack:
         urls, serving, proxies = _start_everything(stack, Path(scratch), args)
-        plan = _plan(urls)
-        for _, _, url, connections in plan:  # warm up pools, caches and MLflow's lazy imports
+        for _, _, url, connections in _plan(urls, 0):  # warm up pools, caches, lazy imports
             wrk(url, connections=connections, seconds=1)
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}/{args.rounds}", flush=True)
-            for label, target, url, connections in plan:
+            for label, target, url, connections in _plan(urls, round_number):
                 watched = serving if label.startswith("mlflow") else []
                 run = measure(url, connections, args.seconds, watched, proxies.get(target))
                 runs_by_label[label].append(run)
@@ -144,7 +155,8 @@ def main() -> None:
         f"\n{'target':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
         f"{'MLflow CPU µs/req':>19}{'proxy CPU µs/req':>18}"
     )
-    for label, runs in runs_by_label.items():
+    for label, *_ in _plan(urls, 0):
+        runs = runs_by_label[label]
         print(
             f"{label:<28}{median([r.result.requests_per_second for r in runs]):>10.0f}"
             f"{median([r.result.p50_ms for r in runs]):>10.2f}"
