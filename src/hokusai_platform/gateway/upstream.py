@@ -313,9 +313,10 @@ class _Deadlines:
 
 def _declared_length(headers: list[tuple[bytes, bytes]], names: list[bytes]) -> int | None:
     """Content-Length, unless chunked framing overrides it (the parser checked the syntax)."""
-    if b"content-length" not in names or b"transfer-encoding" in names:
+    if b"transfer-encoding" in names:
         return None
-    return int(headers[names.index(b"content-length")][1])
+    length = first_value(headers, names, b"content-length")
+    return int(length) if length is not None else None
 
 
 def _resolve(waiter: asyncio.Future[None] | None) -> None:
