@@ -13,7 +13,9 @@ the proxy's own CPU time per request.
   connections. It is an HTTP proxy with none of the gateway's behaviour: no limits, no header
   hygiene, no errors, no logs. Neither forwarder is a product.
 
-    .venv/bin/python bench/proxy_budget.py [--seconds 8] [--rounds 6]
+Many short rounds, for the reason `proxy_throughput` gives: MLflow's own speed drifts.
+
+    .venv/bin/python bench/proxy_budget.py [--seconds 2] [--rounds 24]
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ FORWARDERS = ("bytes", "parsed")
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=8, help="duration of each wrk run (8)")
-    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds (6)")
+    parser.add_argument("--seconds", type=int, default=2, help="duration of each wrk run (2)")
+    parser.add_argument("--rounds", type=int, default=24, help="interleaved rounds (24)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="(CPU count)")
     parser.add_argument("--forwarder", choices=FORWARDERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

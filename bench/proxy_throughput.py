@@ -19,7 +19,11 @@ accepted by one worker alone: that run measures half an MLflow, whoever the clie
 against MLflow in which one worker did less than half the work of another is repeated (up to
 three times), for every target alike, and the repeats are counted in the output.
 
-    .venv/bin/python bench/proxy_throughput.py [--seconds 5] [--rounds 3]
+Many short rounds rather than a few long ones: MLflow's own speed drifts (direct 552-972
+req/s within six minutes), so a proxied run is compared with a direct one seconds apart, and
+the median has many pairs to settle on (BENCHMARKS.md, "Many short rounds").
+
+    .venv/bin/python bench/proxy_throughput.py [--seconds 2] [--rounds 15]
 """
 
 from __future__ import annotations
@@ -60,8 +64,8 @@ GATEWAY_PREFIX = "/api/mlflow"
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run (5)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
+    parser.add_argument("--seconds", type=int, default=2, help="duration of each wrk run (2)")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (15)")
     parser.add_argument("--mlflow-workers", type=int, default=2, help="MLflow workers (2)")
     parser.add_argument(
         "--gateway-workers", type=int, default=os.cpu_count() or 1, help="(CPU count)"
