@@ -1,9 +1,10 @@
 """The audit log: one JSON line per authenticated request, to stderr or to a file.
 
-Lines are gathered for at most `FLUSH_SECONDS` and written with one `write()` of whole lines:
-a write per request (and the logging module's per-record machinery) cost more than the rest
-of the key check. A file is opened for appending, so the lines of every worker process stay
-whole (O_APPEND). What is still gathered is written when the gateway stops.
+Lines are gathered for at most `FLUSH_SECONDS` and written in writes of whole lines: a write
+per request (and the logging module's per-record machinery) cost more than the rest of the
+key check. The lines of every worker process stay whole: a file is opened for appending
+(O_APPEND), and on stderr, a pipe the workers share, no write passes PIPE_BUF
+(`logs.whole_line_writes`). What is still gathered is written when the gateway stops.
 """
 
 from __future__ import annotations
@@ -63,9 +64,8 @@ class AuditLog:
 
     def flush(self) -> None:
         self._flush_scheduled = False
-        if self._pending:
-            data = "".join(self._pending).encode()
-            self._pending.clear()
+        pending, self._pending = self._pending, []
+        for data in logs.whole_line_writes(line.encode() for line in pending):
             while data:
                 data = data[os.write(self._fd, data) :]
 

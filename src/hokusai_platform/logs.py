@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 import orjson
@@ -35,6 +36,26 @@ class JSONFormatter(logging.Formatter):
 def json_line(entry: dict[str, object]) -> str:
     """One log line's text (without the newline); what cannot be serialised is str()-ed."""
     return orjson.dumps(entry, default=str).decode()
+
+
+# Linux: a write of at most this many bytes to a pipe is never split by other writers'.
+PIPE_BUF = 4096
+
+
+def whole_line_writes(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """`lines` (each ending with its newline), joined in order into writes of at most PIPE_BUF
+    bytes. The workers share one stderr pipe, and a longer write to it may be split, so two
+    workers' lines could interleave. A line longer than PIPE_BUF goes out alone."""
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        if batch and size + len(line) > PIPE_BUF:
+            yield b"".join(batch)
+            batch, size = [], 0
+        batch.append(line)
+        size += len(line)
+    if batch:
+        yield b"".join(batch)
 
 
 def direct_stream(logger: logging.Logger) -> TextIO | None:

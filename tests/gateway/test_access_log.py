@@ -9,8 +9,8 @@ import json
 import logging
 from collections.abc import Iterator
 
-from hokusai_platform.gateway.access_log import BATCH_BYTES, FLUSH_SECONDS, AccessLog
-from hokusai_platform.logs import JSONFormatter
+from hokusai_platform.gateway.access_log import FLUSH_SECONDS, AccessLog
+from hokusai_platform.logs import PIPE_BUF, JSONFormatter
 
 
 class RecordingStream(io.StringIO):
@@ -62,7 +62,7 @@ def test_lines_go_out_whole_in_order_and_in_batches_no_larger_than_a_pipe_writes
     assert 1 < len(stream.writes) < 200
     for batch in stream.writes:
         assert batch.endswith("\n")
-        assert len(batch.encode()) <= BATCH_BYTES
+        assert len(batch.encode()) <= PIPE_BUF
     ids = [json.loads(line)["request_id"] for line in stream.getvalue().splitlines()]
     assert ids == [f"r{number}" for number in range(200)]
 

@@ -8,8 +8,8 @@ Lines are written in batches, as nginx's buffered access log is: every `BATCH_LI
 requests, and at most `FLUSH_SECONDS` after a request was logged. A request only leaves its
 values; the batch's lines are formatted together, while the formatting code is hot (at
 MLflow's pace, a line formatted on its own cost several times as much), and written with a
-system call per batch, not per line. A write never passes PIPE_BUF (4 KiB) unless one line
-does, so the workers that share one stderr pipe write whole lines, never interleaved ones.
+system call per batch, not per line, each whole lines within PIPE_BUF
+(`logs.whole_line_writes`).
 A worker that stops writes its batch; one killed outright loses at most its last second of
 lines.
 """
@@ -27,7 +27,6 @@ from hokusai_platform import logs
 _logger = logging.getLogger("hokusai.access")
 
 BATCH_LINES = 16  # formatted together, while the formatting code is hot
-BATCH_BYTES = 4096  # PIPE_BUF on Linux: a larger write to a pipe may be split
 FLUSH_SECONDS = 1.0
 
 # A line's fields after the logging module's own, in order: AccessLog.write's arguments
@@ -70,23 +69,13 @@ class AccessLog:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._stream is None or not self._pending:
+        stream = self._stream
+        if stream is None or not self._pending:
             return
-        batch: list[bytes] = []
-        size = 0
-        for line in map(_line, self._pending):
-            if batch and size + len(line) > BATCH_BYTES:
-                self._write(batch)
-                batch, size = [], 0
-            batch.append(line)  # a line longer than a batch goes out alone
-            size += len(line)
-        self._write(batch)
+        for data in logs.whole_line_writes(map(_line, self._pending)):
+            stream.write(data.decode())
+            stream.flush()  # one system call each: a buffered stream could join two
         self._pending.clear()
-
-    def _write(self, lines: list[bytes]) -> None:
-        assert self._stream is not None
-        self._stream.write(b"".join(lines).decode())
-        self._stream.flush()
 
 
 def _line(entry: _Entry) -> bytes:
