@@ -206,7 +206,7 @@ def interpreter() -> str:
 
     Every CPU figure depends on the interpreter's build: pyenv's default one (no profile-guided
     or link-time optimisation, libpython a shared library) costs the gateway about a fifth more
-    CPU per request than Debian's (both, libpython in the executable); see BENCHMARKS.md."""
+    CPU per request than Debian's (both, libpython in the executable); see bench/NOTES.md."""
     maps = Path("/proc/self/maps").read_text().splitlines()
     shared = next((line.split()[-1] for line in maps if "/libpython" in line), None)
     linkage = f"libpython shared ({shared})" if shared else "libpython in the executable"

@@ -21,7 +21,7 @@ three times), for every target alike, and the repeats are counted in the output.
 
 Many short rounds rather than a few long ones: MLflow's own speed drifts (direct 552-972
 req/s within six minutes), so a proxied run is compared with a direct one seconds apart, and
-the median has many pairs to settle on (BENCHMARKS.md, "Many short rounds").
+the median has many pairs to settle on (bench/NOTES.md, "Why ratios drift").
 
     .venv/bin/python bench/proxy_throughput.py [--seconds 2] [--rounds 15]
 """

@@ -13,7 +13,7 @@ MLflow's own CPU seconds per GiB are printed for each transfer: MLflow is the bo
 on a virtual machine whose hypervisor takes back freed guest memory (free page reporting),
 its writes into new page-cache pages can cost it twice as much from one upload to the next.
 The output says how much memory the hypervisor took back during the run, where the kernel
-tells (see BENCHMARKS.md).
+tells (see bench/NOTES.md).
 
     .venv/bin/python bench/streaming.py [--size-mib 1024] [--rounds 1]
 """
