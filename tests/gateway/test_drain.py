@@ -140,7 +140,7 @@ def test_an_answer_still_to_come_when_the_drain_ends_says_connection_close(start
 
 
 def test_every_worker_drains_and_the_parent_exits_0_once_all_have(start: Start) -> None:
-    server, base = start(HOKUSAI_DRAIN_SECONDS="2", HOKUSAI_WORKERS="2")
+    server, base = start(HOKUSAI_DRAIN_SECONDS=str(DRAIN_SECONDS), HOKUSAI_WORKERS="2")
     os.kill(server.pid, signal.SIGTERM)  # the parent only, as a container runtime sends it
     assert len(log_lines(server, DRAINING, 2, timeout=10)) == 2
     answers = [get(base, "/health/ready")[0] for _ in range(8)]
