@@ -107,6 +107,7 @@ def main() -> None:
             "HOKUSAI_WORKERS": "1",
             "HOKUSAI_AUTH": "off",
             "HOKUSAI_ACCESS_LOG": "1",
+            "HOKUSAI_DRAIN_SECONDS": "0",
         }
         argv = [sys.executable, __file__, TRACED, str(counts_path), "serve"]
         gateway = subprocess.Popen(

@@ -145,11 +145,12 @@ def mlflow_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> Server:
 
 
 def gateway_server(log: Path, port: int, env: Mapping[str, str]) -> Server:
-    """A gateway; without keys unless `env` sets HOKUSAI_AUTH=required (see tests/security)."""
+    """A gateway; without keys unless `env` sets HOKUSAI_AUTH=required (see tests/security),
+    and stopping at once unless `env` sets HOKUSAI_DRAIN_SECONDS (see test_drain.py)."""
     return Server(
         argv=[executable("hokusai"), "serve", "--port", str(port)],
         log=log,
-        env={"HOKUSAI_WORKERS": "1", "HOKUSAI_AUTH": "off", **env},
+        env={"HOKUSAI_WORKERS": "1", "HOKUSAI_AUTH": "off", "HOKUSAI_DRAIN_SECONDS": "0", **env},
     )
 
 

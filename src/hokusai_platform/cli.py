@@ -72,6 +72,9 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
       HOKUSAI_HEALTH_TIMEOUT            seconds a health probe may take (2)
       HOKUSAI_HEALTH_CACHE_SECONDS      how long a probe result is reused (1)
       HOKUSAI_ACCESS_LOG                one JSON line per request (1)
+      HOKUSAI_DRAIN_SECONDS             on SIGTERM, /health/ready answers 503 but all
+                                        else is served this long (10), then
+      HOKUSAI_DRAIN_TIMEOUT             requests in progress get this long to end (15)
 
     \b
     Service discovery (MLFLOW_SERVER_URL may name a DNS name with several A records):

@@ -227,6 +227,12 @@ class Settings:
     max_artifact_bytes: int = 10 * 1024**3
     client_timeout: float = 75.0
     allowed_hosts: tuple[str, ...] = ()
+    # On SIGTERM: /health/ready answers 503 but everything is served for `drain_seconds`
+    # (10: the Cloud Map DNS TTL, so a client holding a cached answer still finds the task;
+    # an active health check notices far sooner), then requests in progress get up to
+    # `drain_timeout` to finish. Both fit within ECS's default stopTimeout of 30 s.
+    drain_seconds: float = 10.0
+    drain_timeout: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -270,6 +276,8 @@ class Settings:
             max_json_body_bytes=_bytes(env, "HOKUSAI_MAX_JSON_BODY_BYTES", cls.max_json_body_bytes),
             max_artifact_bytes=_bytes(env, "HOKUSAI_MAX_ARTIFACT_BYTES", cls.max_artifact_bytes),
             client_timeout=_number(env, "HOKUSAI_CLIENT_TIMEOUT", cls.client_timeout, minimum=1),
+            drain_seconds=_number(env, "HOKUSAI_DRAIN_SECONDS", cls.drain_seconds, minimum=0),
+            drain_timeout=_number(env, "HOKUSAI_DRAIN_TIMEOUT", cls.drain_timeout, minimum=0),
             allowed_hosts=tuple(
                 filter(
                     None,

@@ -104,6 +104,12 @@ class Gateway:
         }
         if settings.metrics_port is not None:
             del self._routes["/metrics"]  # served on its own listener only
+        self.draining = False
+
+    def drain(self) -> None:
+        """Shutting down: say not ready, so balancers send new requests elsewhere; every
+        other endpoint serves on."""
+        self.draining = True
 
     async def start(self) -> None:
         """Resolve MLflow's endpoints once; discovery keeps them fresh in the background."""
@@ -183,6 +189,8 @@ class Gateway:
         return json_response({"status": "live"})
 
     async def ready(self, request: Request) -> Response:
+        if self.draining:
+            return errors.json_error(503, "TEMPORARILY_UNAVAILABLE", "draining")
         mlflow = await self.health.check()
         if mlflow.status == "unhealthy":
             return errors.json_error(
@@ -198,6 +206,7 @@ class Gateway:
             "status": mlflow.status,
             "service": SERVICE_NAME,
             "version": __version__,
+            "draining": self.draining,
             "dependencies": {
                 "mlflow": {**mlflow.to_json(), "discovery": discovery},
                 "redis": redis,

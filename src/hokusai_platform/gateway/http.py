@@ -416,6 +416,17 @@ class HttpConnection(asyncio.Protocol):
         """The task answering this connection's requests, for as long as it is open."""
         return self._serving
 
+    @property
+    def idle(self) -> bool:
+        """Waiting for a request, none of which has begun to arrive."""
+        return not self.busy and not self._queue and not self._began
+
+    def close_after_answer(self) -> None:
+        """The request being answered (or the last that arrived) says `Connection: close`,
+        unless its head has gone already, and the connection closes after its answer."""
+        if self._latest is not None:
+            self._latest.keep_alive = False
+
     # Internals.
 
     async def _serve(self) -> None:
@@ -531,15 +542,40 @@ class HttpServer:
         self._servers.append(server)
 
     async def stop(self, grace: float) -> None:
-        """Stop accepting, let requests in progress finish (up to `grace` s), then close all."""
+        """Stop accepting; requests in progress get up to `grace` s to finish, and what
+        arrives meanwhile on an open connection is answered too. Every answer from now on says
+        `Connection: close`. Once none is in progress, every connection closes (idle
+        keep-alive ones with it)."""
+        self._stop_accepting()
+        handler = self.handler
+
+        async def last_call(request: Request) -> AnyResponse:
+            request.keep_alive = False
+            return await handler(request)
+
+        # Swapped once rather than checked on every request: the hot path pays nothing for it.
+        self.handler = last_call
+        for connection in self.connections:
+            connection.close_after_answer()
+        deadline = self.loop.time() + grace
+        try:
+            while (left := deadline - self.loop.time()) > 0:
+                answering = [
+                    c.serving for c in self.connections if c.serving is not None and not c.idle
+                ]
+                if not answering:
+                    break
+                await asyncio.wait(answering, timeout=left)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop accepting and close every connection now."""
+        self._stop_accepting()
+        for connection in list(self.connections):
+            connection.close()
+
+    def _stop_accepting(self) -> None:
         self.stopping = True
         for server in self._servers:
             server.close()
-        for connection in list(self.connections):
-            if not connection.busy:
-                connection.close()
-        serving = [c.serving for c in self.connections if c.serving is not None]
-        if serving:
-            await asyncio.wait(serving, timeout=grace)
-        for connection in list(self.connections):
-            connection.close()

@@ -64,8 +64,9 @@ DOCUMENT: dict[str, object] = {
         "/health/live": {"get": {"summary": "The process is up", "security": [],
                                  "responses": {"200": _JSON_OK}}},
         "/health/ready": {"get": {"summary": "MLflow answers now", "security": [],
-                                  "responses": {"200": _JSON_OK,
-                                                "503": _error("MLflow cannot be reached")}}},
+                                  "responses": {"200": _JSON_OK, "503": _error(
+                                      "MLflow cannot be reached, or draining (from SIGTERM on)"
+                                  )}}},
         "/openapi.json": {"get": {"summary": "This document", "security": [],
                                   "responses": {"200": _JSON_OK}}},
         "/api/mlflow/version": {"get": {"summary": "MLflow's version (no key needed)",

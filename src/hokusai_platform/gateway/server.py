@@ -3,6 +3,12 @@
 The parent binds the socket itself, so a port in use fails at once with a clear message
 (SO_REUSEPORT would let a second gateway silently share it); each worker owns its own event
 loop and pooled upstream client.
+
+SIGTERM (or SIGINT) drains, so that a rolling replacement drops nothing: /health/ready answers
+503 at once while everything else is served for HOKUSAI_DRAIN_SECONDS, long enough for a
+balancer to notice; then the listening socket closes, requests in progress (streams too) get
+HOKUSAI_DRAIN_TIMEOUT more seconds, each answer from then on says `Connection: close`, and the
+process exits 0. A second signal cuts the drain short.
 """
 
 from __future__ import annotations
@@ -13,13 +19,18 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Awaitable, Iterator
 
 from hokusai_platform.gateway import security
-from hokusai_platform.gateway.app import create_app
+from hokusai_platform.gateway.app import Gateway, create_app
 from hokusai_platform.gateway.http import HttpServer, Limits
 from hokusai_platform.settings import Settings
 
 log = logging.getLogger("hokusai.server")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+CUT_SHORT = signal.SIGQUIT
+HANDLED_SIGNALS = (*STOP_SIGNALS, CUT_SHORT)
 
 
 class PortInUse(OSError):
@@ -49,7 +60,47 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-async def _run_worker(settings: Settings, sock: socket.socket) -> None:
+class Shutdown:
+    """What signals ask of a process: SIGTERM or SIGINT drains, SIGQUIT cuts the drain short.
+
+    So does a second SIGTERM or SIGINT, except in a worker of several: a signal sent to the
+    process group reaches each worker as well as the parent, which relays it, so a worker sees
+    it twice. The parent relays a second signal as SIGQUIT instead.
+    """
+
+    def __init__(self, *, repeat_cuts_short: bool) -> None:
+        self.requested = asyncio.Event()
+        self.cut_short = asyncio.Event()
+        self._repeat_cuts_short = repeat_cuts_short
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, self._stop)
+        loop.add_signal_handler(CUT_SHORT, self._cut)
+        # A parent blocks them across fork (see _signals_blocked): delivered from now on.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
+
+    def _stop(self) -> None:
+        if self.requested.is_set() and self._repeat_cuts_short:
+            self.cut_short.set()
+        self.requested.set()
+
+    def _cut(self) -> None:
+        self.requested.set()
+        self.cut_short.set()
+
+    async def unless_cut_short(self, work: Awaitable[object]) -> None:
+        """Await `work`, or cancel it if the drain is cut short first."""
+        task = asyncio.ensure_future(work)
+        cut = asyncio.ensure_future(self.cut_short.wait())
+        await asyncio.wait((task, cut), return_when=asyncio.FIRST_COMPLETED)
+        cut.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _run_worker(settings: Settings, sock: socket.socket, *, one_of_many: bool) -> None:
+    shutdown = Shutdown(repeat_cuts_short=not one_of_many)
     limits = Limits(
         max_field_bytes=settings.max_header_bytes,
         # The Guard checks declared sizes per route; this is the bound for every body,
@@ -65,19 +116,31 @@ async def _run_worker(settings: Settings, sock: socket.socket) -> None:
         # Every worker listens (SO_REUSEPORT); any of them answers with all workers' metrics.
         servers.append(HttpServer(gateway.metrics_only, limits))
         await servers[1].listen(host=settings.host, port=settings.metrics_port, reuse_port=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    for server in servers:
-        await server.stop(grace=10)
+    await shutdown.requested.wait()
+    await _drain(settings, gateway, servers, shutdown)
     await gateway.close()
 
 
-def _worker_main(settings: Settings, sock: socket.socket) -> None:
+async def _drain(
+    settings: Settings, gateway: Gateway, servers: list[HttpServer], shutdown: Shutdown
+) -> None:
+    """Not ready at once, but serving for `drain_seconds`: a balancer has time to notice and
+    send new requests elsewhere. Then stop accepting and finish what is in progress."""
+    gateway.drain()
+    log.info("draining: /health/ready answers 503", extra={"seconds": settings.drain_seconds})
+    await shutdown.unless_cut_short(asyncio.sleep(settings.drain_seconds))
+    log.info("stopped accepting", extra={"timeout": settings.drain_timeout})
+    await shutdown.unless_cut_short(
+        asyncio.gather(*(server.stop(settings.drain_timeout) for server in servers))
+    )
+    for server in servers:
+        server.close()  # what a drain cut short left open
+    log.info("stopped", extra={"cut_short": shutdown.cut_short.is_set()})
+
+
+def _worker_main(settings: Settings, sock: socket.socket, *, one_of_many: bool = False) -> None:
     with asyncio.Runner(loop_factory=_new_event_loop) as runner:
-        runner.run(_run_worker(settings, sock))
+        runner.run(_run_worker(settings, sock, one_of_many=one_of_many))
 
 
 def serve(settings: Settings) -> None:
@@ -93,42 +156,66 @@ def serve(settings: Settings) -> None:
     )
     if settings.workers == 1:
         _worker_main(settings, sock)
-        return
-    _supervise(settings, sock)
+    elif not _supervise(settings, sock):
+        raise SystemExit(1)
 
 
-def _fork_worker(settings: Settings, sock: socket.socket) -> int:
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            _worker_main(settings, sock)
-        except BaseException:
-            log.exception("worker crashed")
-            code = 1
-        finally:
-            os._exit(code)
-    return pid
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Signals wait while a worker is forked and counted: until its event loop handles them,
+    a child would run the parent's handlers (Shutdown unblocks them in the child)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
 
 
-def _supervise(settings: Settings, sock: socket.socket) -> None:
-    """Keep `workers` processes alive until SIGINT/SIGTERM, then stop them all."""
+def _start_worker(settings: Settings, sock: socket.socket, workers: set[int]) -> None:
+    with _signals_blocked():
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _worker_main(settings, sock, one_of_many=True)
+            except BaseException:
+                log.exception("worker crashed")
+                code = 1
+            finally:
+                os._exit(code)
+        workers.add(pid)
+
+
+def _supervise(settings: Settings, sock: socket.socket) -> bool:
+    """Keep `workers` processes alive until SIGINT/SIGTERM, relay it, and wait for them all.
+
+    True when every worker stopped cleanly."""
     workers: set[int] = set()
-    stopping = False
+    signals = 0
 
-    def stop_workers(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+    def relay(signum: int, frame: object) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            sock.close()  # no worker will be started again: once they close it, it is closed
+        cut_short = signals > 1 or signum == CUT_SHORT
         for child in workers:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGTERM)
+                os.kill(child, CUT_SHORT if cut_short else signal.SIGTERM)
 
-    signal.signal(signal.SIGINT, stop_workers)
-    signal.signal(signal.SIGTERM, stop_workers)
-    workers.update(_fork_worker(settings, sock) for _ in range(settings.workers))
+    for signum in HANDLED_SIGNALS:
+        signal.signal(signum, relay)
+    for _ in range(settings.workers):
+        if not signals:
+            _start_worker(settings, sock, workers)
+    clean = True
     while workers:
         pid, status = os.wait()
         workers.discard(pid)
-        if not stopping:
+        if not signals:
             log.warning("worker exited; starting another", extra={"pid": pid, "status": status})
-            workers.add(_fork_worker(settings, sock))
+            _start_worker(settings, sock, workers)
+        elif status != 0:
+            log.error("worker stopped uncleanly", extra={"pid": pid, "status": status})
+            clean = False
+    return clean

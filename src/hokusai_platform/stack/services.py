@@ -177,6 +177,8 @@ def gateway(
         "HOKUSAI_PORT": str(port),
         "HOKUSAI_WORKERS": "1",
         "HOKUSAI_DATA_DIR": str(config.data_dir.resolve()),
+        # Deregistered before it is stopped, and no balancer to wait for: stop at once.
+        "HOKUSAI_DRAIN_SECONDS": "0",
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
