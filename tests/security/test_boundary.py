@@ -219,7 +219,9 @@ def test_bodies_within_the_limits_pass(gateway: str, keys: Keys, echo: EchoUpstr
         "/api/mlflow/api/2.0/mlflow/%2e%2e/%2e%2e/admin",
         "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/..%2f..%2fsecrets",
         "/api/mlflow//evil.example/api/2.0/mlflow/experiments/search",
+        "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
     ],
+    ids=["dots", "encoded-dots", "encoded-slashes", "double-slash", "overlong-utf8-dots"],
 )
 @pytest.mark.usefixtures("nothing_reaches_mlflow")
 def test_path_escapes_get_400_even_with_an_admin_key(gateway: str, keys: Keys, path: str) -> None:
