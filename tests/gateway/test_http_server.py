@@ -197,3 +197,48 @@ def test_a_body_arriving_in_pieces_then_a_pipelined_request_are_both_forwarded_e
         live, _, answer = read_response(stream)
     assert created == 200 and echo.last().body == body
     assert live == 200 and answer == b'{"status": "live"}'
+
+
+@pytest.mark.parametrize(
+    ("fields", "body"),
+    [
+        (b"Host: 127.0.0.1\r\nHost: evil.example\r\nContent-Length: 2\r\n", b"{}"),
+        (
+            b"Host: a\r\nAuthorization: Bearer one\r\nAuthorization: Bearer one\r\n"
+            b"Content-Length: 2\r\n",
+            b"{}",
+        ),
+        (b"Host: a\r\nX-API-Key: one\r\nx-api-key: two\r\nContent-Length: 2\r\n", b"{}"),
+        (
+            b"Host: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+            b"2\r\n{}\r\n0\r\n\r\n",
+        ),
+        (b"Host: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n", b"{}"),
+    ],
+    ids=["host", "authorization", "x-api-key", "transfer-encoding", "content-length"],
+)
+def test_a_field_that_must_be_single_sent_twice_gets_400_whatever_its_values(
+    gateway: str, echo: EchoUpstream, fields: bytes, body: bytes
+) -> None:
+    before = len(echo.received)
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(
+            b"POST /api/mlflow/api/2.0/mlflow/runs/create HTTP/1.1\r\n" + fields + b"\r\n" + body
+        )
+        status, headers, answer = read_response(stream)
+        assert status == 400 and headers["connection"] == "close"
+        assert_json_error(answer, "BAD_REQUEST")
+        assert json.loads(answer)["message"]
+        assert_closed(sock)
+    assert len(echo.received) == before
+
+
+def test_other_fields_may_repeat(gateway: str, echo: EchoUpstream) -> None:
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(
+            b"GET /api/mlflow/api/2.0/mlflow/experiments/search HTTP/1.1\r\nHost: a\r\n"
+            b"Accept: application/json\r\nAccept: */*\r\nX-Trace: 1\r\nX-Trace: 2\r\n\r\n"
+        )
+        status, _, _ = read_response(stream)
+    assert status == 200
+    assert echo.last().headers["x-trace"] == ["1", "2"]

@@ -254,6 +254,20 @@ def test_a_host_we_do_not_serve_gets_421(gateway: str, keys: Keys) -> None:
     assert_error(body, "MISDIRECTED_REQUEST")
 
 
+@pytest.mark.usefixtures("nothing_reaches_mlflow")
+def test_a_second_host_cannot_slip_past_the_allowed_hosts(gateway: str, keys: Keys) -> None:
+    served = urlsplit(gateway).netloc
+    status, body = raw(
+        gateway,
+        f"GET {SEARCH} HTTP/1.1\r\nHost: {served}\r\nHost: evil.example\r\n"
+        f"Authorization: Bearer {keys.admin}\r\n\r\n".encode(),
+    )
+    assert status == 400
+    assert (
+        assert_error(body, "BAD_REQUEST")["message"] == "the request has more than one Host field"
+    )
+
+
 @pytest.mark.parametrize(
     "header",
     [b"X-Injected: a\r\x00b", b"X-Injected: a\rSet-Cookie: b", b"Bad Header: value"],
