@@ -47,6 +47,9 @@ REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 # Reading from the caller pauses once this much of a request body waits for the handler.
 BODY_BUFFER_HIGH = 256 * 1024
 BODY_BUFFER_LOW = 64 * 1024
+# How long a connection stays open, reading nothing, after the end of the stream follows an
+# answer given before its request's body was read (see `_end_after_answer`).
+RESET_AVOIDANCE_SECONDS = 0.5
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -447,9 +450,12 @@ class HttpConnection(asyncio.Protocol):
                 response = await self._server.handler(request)
                 self._finish(request, response)
                 self.busy = False
-                if not request.keep_alive or self._upgrade or request.body_unread:
-                    # An unread body would have to be read to find the next request: closing
-                    # is cheaper and leaves nothing ambiguous.
+                if request.body_unread:
+                    # An unread body would have to be read to find the next request: ending the
+                    # connection is cheaper and leaves nothing ambiguous.
+                    self._end_after_answer()
+                    break
+                if not request.keep_alive or self._upgrade:
                     break
         except ClientDisconnected:
             pass
@@ -479,6 +485,21 @@ class HttpConnection(asyncio.Protocol):
         if not (self.busy and self._response_started) and not self.closed:
             self.write(response.head((), keep_alive=False) + response.body)
         self.close()
+
+    def _end_after_answer(self) -> None:
+        """End the connection after an answer given while the caller may still be sending.
+
+        Closing at once, the caller's bytes unread, resets the connection, and the reset can
+        destroy the answer before the caller reads it. So the end of the stream follows the
+        answer, reading stops, and the connection closes a moment later, as Go's net/http does.
+        """
+        transport = self.transport
+        if self.closed or transport is None:
+            return
+        self._pause_reading()
+        self.closed = True  # nothing more is read or written
+        transport.write_eof()
+        self._loop.call_later(RESET_AVOIDANCE_SECONDS, transport.close)
 
     def _pause_reading(self) -> None:
         if not self.closed and self.transport is not None:
