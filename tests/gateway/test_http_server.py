@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -16,6 +17,8 @@ from echo_upstream import EchoUpstream
 from processes import start_gateway
 
 LIMIT = 1024 * 1024
+JSON_LIMIT = LIMIT // 2  # below the artifact limit: the server alone would not enforce it
+CHUNK = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def gateway(echo: EchoUpstream, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "MLFLOW_SERVER_URL": echo.url,
             "HOKUSAI_CLIENT_TIMEOUT": "2",
             "HOKUSAI_MAX_ARTIFACT_BYTES": str(LIMIT),
-            "HOKUSAI_MAX_JSON_BODY_BYTES": str(LIMIT),
+            "HOKUSAI_MAX_JSON_BODY_BYTES": str(JSON_LIMIT),
         },
     )
     yield url
@@ -165,7 +168,6 @@ def test_ambiguous_body_framing_is_refused_before_reaching_the_upstream(
 def test_a_chunked_body_over_the_limit_gets_a_json_413_and_the_connection_closes(
     gateway: str,
 ) -> None:
-    chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
     with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
         sock.sendall(
             b"PUT /api/mlflow/api/2.0/mlflow-artifacts/artifacts/1/big.bin HTTP/1.1\r\n"
@@ -173,7 +175,7 @@ def test_a_chunked_body_over_the_limit_gets_a_json_413_and_the_connection_closes
         )
         try:
             for _ in range(2 * LIMIT // 65536):
-                sock.sendall(chunk)
+                sock.sendall(CHUNK)
         except OSError:
             pass  # the gateway hung up; its answer is already in our receive buffer
         status, _, body = read_response(stream)
@@ -197,3 +199,89 @@ def test_a_body_arriving_in_pieces_then_a_pipelined_request_are_both_forwarded_e
         live, _, answer = read_response(stream)
     assert created == 200 and echo.last().body == body
     assert live == 200 and answer == b'{"status": "live"}'
+
+
+CHUNKED_JSON_HEAD = (
+    b"POST /api/mlflow/api/2.0/mlflow/runs/log-metric HTTP/1.1\r\nHost: a\r\n"
+    b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+def assert_too_large(status: int, headers: dict[str, str], body: bytes) -> None:
+    assert status == 413 and headers["connection"] == "close"
+    assert json.loads(body) == {
+        "error_code": "REQUEST_TOO_LARGE",
+        "message": f"request body exceeds the limit of {JSON_LIMIT} bytes",
+    }
+
+
+def test_a_chunked_json_body_gets_413_as_soon_as_it_passes_the_json_limit(
+    gateway: str, echo: EchoUpstream
+) -> None:
+    before = len(echo.received)
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        # The body never ends: only a limit checked as the chunks arrive can answer this.
+        sock.sendall(CHUNKED_JSON_HEAD + CHUNK * (JSON_LIMIT // 65536 + 1))
+        assert_too_large(*read_response(stream))
+        assert stream.read() == b"", "the connection ends after the answer"
+    assert len(echo.received) == before
+
+
+def test_a_whole_chunked_json_body_over_the_limit_is_refused_and_the_connection_ends_cleanly(
+    gateway: str, echo: EchoUpstream
+) -> None:
+    before = len(echo.received)
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        # 2 MiB, as in issue 20, sent before anything is read. Sending fails if the gateway
+        # hangs up first; its answer is already here.
+        with contextlib.suppress(OSError):
+            sock.sendall(CHUNKED_JSON_HEAD + CHUNK * 32 + b"0\r\n\r\n")
+        assert_too_large(*read_response(stream))
+        # The end of the stream, not a reset: the answer cannot be lost to one.
+        assert stream.read() == b""
+    assert len(echo.received) == before
+
+
+@pytest.mark.parametrize(
+    ("fields", "body"),
+    [
+        (b"Host: 127.0.0.1\r\nHost: evil.example\r\nContent-Length: 2\r\n", b"{}"),
+        (
+            b"Host: a\r\nAuthorization: Bearer one\r\nAuthorization: Bearer one\r\n"
+            b"Content-Length: 2\r\n",
+            b"{}",
+        ),
+        (b"Host: a\r\nX-API-Key: one\r\nx-api-key: two\r\nContent-Length: 2\r\n", b"{}"),
+        (
+            b"Host: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+            b"2\r\n{}\r\n0\r\n\r\n",
+        ),
+        (b"Host: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n", b"{}"),
+    ],
+    ids=["host", "authorization", "x-api-key", "transfer-encoding", "content-length"],
+)
+def test_a_field_that_must_be_single_sent_twice_gets_400_whatever_its_values(
+    gateway: str, echo: EchoUpstream, fields: bytes, body: bytes
+) -> None:
+    before = len(echo.received)
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(
+            b"POST /api/mlflow/api/2.0/mlflow/runs/create HTTP/1.1\r\n" + fields + b"\r\n" + body
+        )
+        status, headers, answer = read_response(stream)
+        assert status == 400 and headers["connection"] == "close"
+        assert_json_error(answer, "BAD_REQUEST")
+        assert json.loads(answer)["message"]
+        assert_closed(sock)
+    assert len(echo.received) == before
+
+
+def test_other_fields_may_repeat(gateway: str, echo: EchoUpstream) -> None:
+    with connect(gateway) as sock, closing(sock.makefile("rb")) as stream:
+        sock.sendall(
+            b"GET /api/mlflow/api/2.0/mlflow/experiments/search HTTP/1.1\r\nHost: a\r\n"
+            b"Accept: application/json\r\nAccept: */*\r\nX-Trace: 1\r\nX-Trace: 2\r\n\r\n"
+        )
+        status, _, _ = read_response(stream)
+    assert status == 200
+    assert echo.last().headers["x-trace"] == ["1", "2"]

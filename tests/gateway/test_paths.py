@@ -16,6 +16,7 @@ from hokusai_platform.gateway.paths import PathRejected, upstream_target
         ),
         ("/api/mlflow/get-artifact?path=../x&run_uuid=1", "/get-artifact?path=../x&run_uuid=1"),
         ("/api/mlflow/ajax-api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"),
+        ("/api/mlflow/get-artifact/caf%C3%A9%E2%98%83", "/get-artifact/caf%C3%A9%E2%98%83"),
     ],
 )
 def test_accepted_targets_keep_their_exact_bytes(raw: str, target: str) -> None:
@@ -44,6 +45,12 @@ def test_accepted_targets_keep_their_exact_bytes(raw: str, target: str) -> None:
         "/api/mlflow/version%00",
         "/api/mlflow/version%0d%0aX-Injected:1",
         "/api/mlflowversion",
+        "/api/mlflow/%c0%ae%c0%ae/admin",  # '..' in overlong UTF-8
+        "/api/mlflow/a/%c0%af../b",  # '/' in overlong UTF-8
+        "/api/mlflow/%25c0%25ae%25c0%25ae/admin",  # the same, encoded once more
+        "/api/mlflow/a%ffb",
+        "/api/mlflow/a%ed%a0%80b",  # a UTF-16 surrogate
+        "/api/mlflow/a%c3b",  # a sequence cut short
     ],
 )
 def test_escapes_are_rejected(raw: str) -> None:

@@ -219,7 +219,9 @@ def test_bodies_within_the_limits_pass(gateway: str, keys: Keys, echo: EchoUpstr
         "/api/mlflow/api/2.0/mlflow/%2e%2e/%2e%2e/admin",
         "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/..%2f..%2fsecrets",
         "/api/mlflow//evil.example/api/2.0/mlflow/experiments/search",
+        "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
     ],
+    ids=["dots", "encoded-dots", "encoded-slashes", "double-slash", "overlong-utf8-dots"],
 )
 @pytest.mark.usefixtures("nothing_reaches_mlflow")
 def test_path_escapes_get_400_even_with_an_admin_key(gateway: str, keys: Keys, path: str) -> None:
@@ -250,6 +252,20 @@ def test_a_host_we_do_not_serve_gets_421(gateway: str, keys: Keys) -> None:
     )
     assert status == 421
     assert_error(body, "MISDIRECTED_REQUEST")
+
+
+@pytest.mark.usefixtures("nothing_reaches_mlflow")
+def test_a_second_host_cannot_slip_past_the_allowed_hosts(gateway: str, keys: Keys) -> None:
+    served = urlsplit(gateway).netloc
+    status, body = raw(
+        gateway,
+        f"GET {SEARCH} HTTP/1.1\r\nHost: {served}\r\nHost: evil.example\r\n"
+        f"Authorization: Bearer {keys.admin}\r\n\r\n".encode(),
+    )
+    assert status == 400
+    assert (
+        assert_error(body, "BAD_REQUEST")["message"] == "the request has more than one Host field"
+    )
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,7 @@ class Gateway:
         # Pooled connections follow discovery: idle ones to an endpoint it dropped are closed.
         self.upstream.on_endpoint_removed(self.client.forget)
         self._probe_session: aiohttp.ClientSession | None = None
-        self.proxy = MlflowProxy(self.upstream, self.client)
+        self.proxy = MlflowProxy(self.upstream, self.client, settings.max_json_body_bytes)
         self.health = MlflowHealth(
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
         )

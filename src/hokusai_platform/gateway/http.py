@@ -6,7 +6,8 @@ hands every request to one handler coroutine, and writes whole answers with one 
 
 Every answer, including the server's own refusals, is JSON in MLflow's shape. The limits:
 - the request head: a field or the request line over `max_field_bytes` gets 431 (or 414),
-  more than `MAX_HEADERS` fields 431, malformed syntax 400;
+  more than `MAX_HEADERS` fields 431, malformed syntax 400, and so does a second field of
+  those that must be single (`headers.SINGLE_FIELDS`), whatever its value;
 - a body larger than `max_body_bytes` (a chunked upload declares no size) gets 413 and the
   connection is closed;
 - a slow client cannot hold a connection (and, through it, one of MLflow's workers): a request
@@ -22,6 +23,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import cast
 from urllib.parse import unquote
 
@@ -29,7 +31,7 @@ import httptools
 from multidict import CIMultiDict
 
 from hokusai_platform.gateway import errors
-from hokusai_platform.gateway.headers import first_value
+from hokusai_platform.gateway.headers import first_value, repeated_single_field
 from hokusai_platform.gateway.responses import (
     NO_BODY_STATUSES,
     AnyResponse,
@@ -45,6 +47,9 @@ REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 # Reading from the caller pauses once this much of a request body waits for the handler.
 BODY_BUFFER_HIGH = 256 * 1024
 BODY_BUFFER_LOW = 64 * 1024
+# How long a connection stays open, reading nothing, after the end of the stream follows an
+# answer given before its request's body was read (see `_end_after_answer`).
+RESET_AVOIDANCE_SECONDS = 0.5
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -145,7 +150,8 @@ class Request:
         self.raw_path = raw_path
         self.http_version = http_version
         self.raw_headers = raw_headers  # as they arrived, for forwarding byte for byte
-        self.field_names = [name.lower() for name, _ in raw_headers]
+        # Lowered in C, not by a comprehension's ten bytecodes a field: every request pays it.
+        self.field_names = list(map(bytes.lower, map(itemgetter(0), raw_headers)))
         self._headers: CIMultiDict[str] | None = None
         self.keep_alive = keep_alive
         path, _, self.query_string = raw_path.partition("?")
@@ -347,6 +353,12 @@ class HttpConnection(asyncio.Protocol):
             self._headers,
             parser.should_keep_alive(),
         )
+        if (repeated := repeated_single_field(request.field_names)) is not None:
+            raise _HeadRefused(
+                400,
+                errors.BAD_REQUEST,
+                f"the request has more than one {repeated.decode().title()} field",
+            )
         limit = self._limits.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             raise _HeadRefused(
@@ -449,9 +461,12 @@ class HttpConnection(asyncio.Protocol):
                 response = await self._server.handler(request)
                 self._finish(request, response)
                 self.busy = False
-                if not request.keep_alive or self._upgrade or request.body_unread:
-                    # An unread body would have to be read to find the next request: closing
-                    # is cheaper and leaves nothing ambiguous.
+                if request.body_unread:
+                    # An unread body would have to be read to find the next request: ending the
+                    # connection is cheaper and leaves nothing ambiguous.
+                    self._end_after_answer()
+                    break
+                if not request.keep_alive or self._upgrade:
                     break
         except ClientDisconnected:
             pass
@@ -481,6 +496,21 @@ class HttpConnection(asyncio.Protocol):
         if not (self.busy and self._response_started) and not self.closed:
             self.write(response.head((), keep_alive=False) + response.body)
         self.close()
+
+    def _end_after_answer(self) -> None:
+        """End the connection after an answer given while the caller may still be sending.
+
+        Closing at once, the caller's bytes unread, resets the connection, and the reset can
+        destroy the answer before the caller reads it. So the end of the stream follows the
+        answer, reading stops, and the connection closes a moment later, as Go's net/http does.
+        """
+        transport = self.transport
+        if self.closed or transport is None:
+            return
+        self._pause_reading()
+        self.closed = True  # nothing more is read or written
+        transport.write_eof()
+        self._loop.call_later(RESET_AVOIDANCE_SECONDS, transport.close)
 
     def _pause_reading(self) -> None:
         if not self.closed and self.transport is not None:

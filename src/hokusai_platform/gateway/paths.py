@@ -34,10 +34,15 @@ def upstream_target(raw_target: str) -> str:
     if _PLAIN_PATH.fullmatch(path):
         return target
     # Decode twice: a double-encoded dot or slash (%252e) becomes dangerous after one more hop.
+    # Strictly: escaped bytes that are not UTF-8 (the overlong `%c0%ae` is a dot to a lenient
+    # decoder, U+FFFD to this one) are refused, so no decoder downstream reads another path.
     # A path without escapes is its own decoding and is checked once.
     if "%" in path:
-        decoded = unquote(path)
-        candidates: tuple[str, ...] = (path, decoded, unquote(decoded))
+        try:
+            decoded = unquote(path, errors="strict")
+            candidates: tuple[str, ...] = (path, decoded, unquote(decoded, errors="strict"))
+        except UnicodeDecodeError:
+            raise PathRejected("path contains escaped bytes that are not UTF-8") from None
     else:
         candidates = (path,)
     for candidate in candidates:

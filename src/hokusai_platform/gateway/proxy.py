@@ -40,9 +40,6 @@ from hokusai_platform.gateway.upstream import (
 
 log = logging.getLogger("hokusai.proxy")
 
-# MLflow's JSON handlers read an empty body from a chunked request, so a chunked body on a
-# non-artifact route is collected (up to this size) and forwarded with a Content-Length.
-CHUNKED_JSON_LIMIT = 16 * 1024 * 1024
 _STREAMED_ROUTE_MARKERS = ("/mlflow-artifacts/", "/get-artifact")
 _BODYLESS_METHODS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"))
 _IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
@@ -60,7 +57,7 @@ def _is_small(upstream: UpstreamResponse) -> bool:
 
 
 async def _collect(content: RequestBody, limit: int) -> bytes | None:
-    """The whole body, or None past `limit` bytes."""
+    """The whole body, or None as soon as what has arrived passes `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in content.chunks():
@@ -99,9 +96,12 @@ def outcome_of(exc: UpstreamError) -> Outcome:
 
 
 class MlflowProxy:
-    def __init__(self, upstream: Upstream, client: UpstreamClient) -> None:
+    def __init__(
+        self, upstream: Upstream, client: UpstreamClient, max_json_body_bytes: int
+    ) -> None:
         self.upstream = upstream
         self.client = client
+        self.max_json_body_bytes = max_json_body_bytes
 
     async def handle(self, request: Request, request_id: str) -> AnyResponse:
         try:
@@ -122,10 +122,15 @@ class MlflowProxy:
             if request.http_version == "1.1" and expect and b"100-continue" in expect.lower():
                 await request.send_continue()
             if content_length is None and not _is_streamed_route(target):
-                body = await _collect(request.body, CHUNKED_JSON_LIMIT)
+                # MLflow's JSON handlers read a chunked body as empty: it is collected, within
+                # the JSON limit (checked as it arrives), and sent with a Content-Length.
+                limit = self.max_json_body_bytes
+                body = await _collect(request.body, limit)
                 if body is None:
                     return errors.json_error(
-                        413, errors.REQUEST_TOO_LARGE, "chunked JSON body exceeds 16 MiB"
+                        413,
+                        errors.REQUEST_TOO_LARGE,
+                        f"request body exceeds the limit of {limit} bytes",
                     )
             else:
                 body = request.body.chunks()
