@@ -258,6 +258,41 @@ def test_a_refusing_endpoint_is_ejected_and_probed_back_once_it_answers() -> Non
     run(scenario)
 
 
+def test_an_ejected_endpoint_stays_ejected_when_its_answer_goes_stale() -> None:
+    policy = DiscoveryPolicy(**{**FAST.__dict__, "eject_seconds": 30})
+
+    async def scenario() -> None:
+        async with discovery_dns() as dns, aiohttp.ClientSession() as session:
+            for host in ("127.0.0.2", "127.0.0.5"):
+                dns.registry.register("mlflow", None, host, 5000, ttl=1)
+            upstream = upstream_for(dns, policy)
+            await upstream.start(session)
+            failing = next(e for e in (upstream.pick(), upstream.pick()) if e.host == "127.0.0.5")
+            for _ in range(3):
+                upstream.report(failing, Outcome.CONNECT_FAILURE)
+            assert hosts(upstream) == {"127.0.0.2"}
+            await dns.close()  # the answer expires and the same servers are served as stale
+
+            await eventually(lambda: upstream.pick().source == "stale", within=3)
+            assert hosts(upstream) == {"127.0.0.2"}
+            endpoints = upstream.snapshot()["endpoints"]
+            await upstream.close()
+        assert isinstance(endpoints, list)
+        stale = next(e for e in endpoints if e["address"] == "127.0.0.5:5000")
+        assert stale["source"] == "stale" and stale["healthy"] is False
+        assert stale["consecutive_failures"] == 3
+
+    run(scenario)
+
+
+def test_an_endpoint_is_its_address_whatever_its_source() -> None:
+    fresh = Endpoint("http", "10.0.1.88", 5000, "dns")
+    stale = fresh.relabelled("stale")
+    assert stale == fresh and hash(stale) == hash(fresh) and stale.address == fresh.address
+    assert stale != Endpoint("https", "10.0.1.88", 5000, "dns")
+    assert stale != Endpoint("http", "10.0.1.88", 5001, "dns")
+
+
 def test_a_literal_address_is_a_static_endpoint_without_dns() -> None:
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from prometheus_client import Counter, Gauge
 
-from hokusai_platform.discovery.endpoint import Endpoint, is_ip_address
+from hokusai_platform.discovery.endpoint import Address, Endpoint, is_ip_address
 from hokusai_platform.discovery.outlier import EndpointHealth, Outcome
 from hokusai_platform.discovery.policy import DEFAULT_POLICY, DiscoveryPolicy
 from hokusai_platform.discovery.request_metrics import FLUSH_SECONDS, RequestMetrics
@@ -50,8 +50,6 @@ FALLBACK_ACTIVE = Gauge(
     ["upstream"],
     multiprocess_mode="livemax",
 )
-
-Address = tuple[str, str, int]
 
 
 def parse_fallback(url: str) -> Endpoint:
@@ -281,16 +279,16 @@ class Upstream:
     async def probe_now(self) -> None:
         """Probe ejected endpoints whose back-off ended and, while on fallback, the discovered."""
         discovered = self._resolver.resolution.endpoints
-        due = [
-            endpoint
+        due = {
+            endpoint.address: endpoint
             for endpoint in (*discovered, *self._fallback)
             if self._health[endpoint.address].probe_due()
             or (self._fallback_active and endpoint in discovered)
-        ]
+        }  # one probe per address, even when a fallback is also discovered
         if not due:
             return
-        results = await asyncio.gather(*(self._probe(endpoint) for endpoint in due))
-        for endpoint, passed in zip(due, results, strict=True):
+        results = await asyncio.gather(*(self._probe(endpoint) for endpoint in due.values()))
+        for endpoint, passed in zip(due.values(), results, strict=True):
             health = self._health.get(endpoint.address)
             if health is None:
                 continue
