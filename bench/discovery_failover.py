@@ -35,6 +35,7 @@ from loopback_servers import NAME, discovery_dns
 
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
+from hokusai_platform.discovery.target import HttpTarget
 from hokusai_platform.discovery.upstream import Upstream
 
 ADDED_P50_TARGET_US = 50.0
@@ -47,7 +48,7 @@ async def added_latency(calls: int) -> tuple[list[float], float]:
         for host in ("127.0.0.2", "127.0.0.3"):
             dns.registry.register("mlflow", None, host, 5000, ttl=30)
         upstream = Upstream(
-            "mlflow", f"http://{NAME}:5000", dns_servers=[("127.0.0.1", dns.dns_port)]
+            "mlflow", HttpTarget("http", NAME, 5000), dns_servers=[("127.0.0.1", dns.dns_port)]
         )
         await upstream.start(session)
         clock = time.perf_counter_ns

@@ -18,6 +18,7 @@ from mlflow import __version__ as mlflow_version
 from processes import start_gateway
 
 from hokusai_platform.discovery.policy import DiscoveryPolicy
+from hokusai_platform.discovery.target import CloudMapTarget
 from hokusai_platform.discovery.upstream import Upstream
 
 POLICY = DiscoveryPolicy(cloudmap_ttl=0.3, stale_seconds=0, negative_ttl=0.3, probe_interval=5)
@@ -72,7 +73,7 @@ def test_register_health_and_deregister_are_seen(aws_env: str) -> None:
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
-            upstream = Upstream("mlflow", f"cloudmap://{namespace}/mlflow", policy=POLICY)
+            upstream = Upstream("mlflow", CloudMapTarget(namespace, "mlflow"), policy=POLICY)
             await upstream.start(session)
             assert upstream.pick().source == "cloudmap"
             await seen(upstream, {"10.0.1.88:5000"})
@@ -102,7 +103,7 @@ def test_register_health_and_deregister_are_seen(aws_env: str) -> None:
 def test_an_unknown_namespace_is_reported_by_name(aws_env: str) -> None:
     async def scenario() -> dict[str, object]:
         async with aiohttp.ClientSession() as session:
-            upstream = Upstream("mlflow", "cloudmap://absent.local/mlflow", policy=POLICY)
+            upstream = Upstream("mlflow", CloudMapTarget("absent.local", "mlflow"), policy=POLICY)
             await upstream.start(session)
             assert upstream.pick() is None
             await upstream.close()

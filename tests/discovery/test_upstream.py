@@ -18,9 +18,10 @@ from hokusai_platform.discovery.dns_server import DiscoveryServer
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.discovery.policy import DiscoveryPolicy
+from hokusai_platform.discovery.target import HttpTarget
 from hokusai_platform.discovery.upstream import Upstream
 
-URL = f"http://{NAME}:5000"
+TARGET = HttpTarget("http", NAME, 5000)
 FAST = DiscoveryPolicy(
     stale_seconds=30,
     negative_ttl=0.3,
@@ -34,7 +35,7 @@ FAST = DiscoveryPolicy(
 
 
 def upstream_for(server: DiscoveryServer, policy: DiscoveryPolicy = FAST) -> Upstream:
-    return Upstream("mlflow", URL, dns_servers=[("127.0.0.1", server.dns_port)], policy=policy)
+    return Upstream("mlflow", TARGET, dns_servers=[("127.0.0.1", server.dns_port)], policy=policy)
 
 
 async def eventually(condition: Callable[[], bool], within: float) -> float:
@@ -168,9 +169,9 @@ def test_nxdomain_switches_to_the_fallback_loudly_and_fails_back_after_hysteresi
             dns.registry.register("mlflow", "one", "127.0.0.2", port, ttl=1)
             upstream = Upstream(
                 "mlflow",
-                f"http://{NAME}:{port}",
+                HttpTarget("http", NAME, port),
                 dns_servers=[("127.0.0.1", dns.dns_port)],
-                fallback_urls=[f"http://127.0.0.3:{fallback_port}"],
+                fallback=[HttpTarget("http", "127.0.0.3", fallback_port)],
                 policy=policy,
             )
             await upstream.start(session)
@@ -231,7 +232,7 @@ def test_a_refusing_endpoint_is_ejected_and_probed_back_once_it_answers() -> Non
             dns.registry.register("mlflow", "bad", "127.0.0.5", refusing_port)  # nothing there
             upstream = Upstream(
                 "mlflow",
-                f"http://{NAME}:{refusing_port}",
+                HttpTarget("http", NAME, refusing_port),
                 dns_servers=[("127.0.0.1", dns.dns_port)],
                 policy=FAST,
             )
@@ -296,7 +297,7 @@ def test_an_endpoint_is_its_address_whatever_its_source() -> None:
 def test_a_literal_address_is_a_static_endpoint_without_dns() -> None:
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
-            upstream = Upstream("mlflow", "http://10.0.1.88:5000")
+            upstream = Upstream("mlflow", HttpTarget("http", "10.0.1.88", 5000))
             await upstream.start(session)
             endpoint = upstream.pick()
             await upstream.close()

@@ -8,7 +8,7 @@ background, a failed refresh serves the last good endpoints for a while (`stale`
 endpoints are ejected and probed back, and a pinned fallback takes the traffic, loudly, only
 when discovery has nothing usable::
 
-    upstream = Upstream("mlflow", url, fallback_urls=["http://10.0.1.88:5000"])
+    upstream = Upstream("mlflow", settings.mlflow, fallback=[HttpTarget("http", "10.0.1.88", 5000)])
     await upstream.start(session)           # first resolution, then background tasks
     endpoint = upstream.pick()              # never waits; None when nothing is usable
     upstream.report(endpoint, Outcome.SUCCESS)

@@ -25,17 +25,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
-from urllib.parse import urlsplit
 
 import aiohttp
 from prometheus_client import Counter, Gauge
 
-from hokusai_platform.discovery.endpoint import Address, Endpoint, is_ip_address
+from hokusai_platform.discovery.endpoint import Address, Endpoint
 from hokusai_platform.discovery.outlier import EndpointHealth, Outcome
 from hokusai_platform.discovery.policy import DEFAULT_POLICY, DiscoveryPolicy
 from hokusai_platform.discovery.request_metrics import FLUSH_SECONDS, RequestMetrics
 from hokusai_platform.discovery.resolver import Resolution, Resolver
 from hokusai_platform.discovery.sources import source_for
+from hokusai_platform.discovery.target import HttpTarget, UpstreamTarget
 
 log = logging.getLogger("hokusai.discovery")
 
@@ -52,35 +52,24 @@ FALLBACK_ACTIVE = Gauge(
 )
 
 
-def parse_fallback(url: str) -> Endpoint:
-    """A fallback is an IP endpoint: it must not depend on the DNS it stands in for."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s):// URL")
-    if not is_ip_address(parts.hostname):
-        raise ValueError(f"{url!r} must name an IP address, not a DNS name")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return Endpoint(parts.scheme, parts.hostname, port, "fallback")
-
-
 class Upstream:
     def __init__(
         self,
         name: str,
-        url: str,
+        target: UpstreamTarget,
         *,
-        fallback_urls: Sequence[str] = (),
+        fallback: Sequence[HttpTarget] = (),
         dns_servers: Sequence[tuple[str, int]] = (),
         policy: DiscoveryPolicy = DEFAULT_POLICY,
         health_path: str = "/health",
     ) -> None:
         self.name = name
-        self.url = url
         self.policy = policy
         self._health_path = health_path
-        self._fallback = tuple(parse_fallback(url) for url in fallback_urls)
+        # IP addresses (settings checks): a fallback must not depend on the DNS it stands in for.
+        self._fallback = tuple(Endpoint(t.scheme, t.host, t.port, "fallback") for t in fallback)
         source = source_for(
-            url,
+            target,
             nameservers=dns_servers,
             cloudmap_ttl=policy.cloudmap_ttl,
             timeout=policy.resolve_timeout,

@@ -79,8 +79,8 @@ class Gateway:
         )
         self.upstream = Upstream(
             "mlflow",
-            settings.mlflow_url,
-            fallback_urls=settings.fallback_urls,
+            settings.mlflow,
+            fallback=settings.fallback_urls,
             dns_servers=settings.dns_servers,
             policy=settings.discovery,
         )
