@@ -14,8 +14,8 @@ from loopback_servers import NAME, a_queries, discovery_dns, health_endpoint
 from processes import free_port
 from prometheus_client import REGISTRY
 
-from hokusai_platform.discovery.dns_server import DiscoveryServer
 from hokusai_platform.discovery.endpoint import Endpoint
+from hokusai_platform.discovery.local.dns_server import DiscoveryServer
 from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.discovery.policy import DiscoveryPolicy
 from hokusai_platform.discovery.target import HttpTarget

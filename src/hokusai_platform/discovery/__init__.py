@@ -15,8 +15,8 @@ when discovery has nothing usable::
     upstream.snapshot()                     # for /health
     await upstream.close()
 
-`DiscoveryServer` (`dns_server`) is a local stand-in for Cloud Map's DNS with the same answers;
-`Registry` (`registry`) holds its instances. The local stack embeds both::
+`DiscoveryServer` (`local.dns_server`) is a local stand-in for Cloud Map's DNS with the same
+answers; `Registry` (`local.registry`) holds its instances. The local stack embeds both::
 
     registry = Registry("hokusai-development.local")
     server = DiscoveryServer(registry, dns_port=5300, control_port=5380)
@@ -27,6 +27,6 @@ when discovery has nothing usable::
     await server.close()
 
 The package exports nothing itself: import from the module that does the job
-(`discovery.upstream`, `discovery.dns_server`, ...). Importing it stays cheap and creates no
+(`discovery.upstream`, `discovery.local.dns_server`, ...). Importing it stays cheap and creates no
 metric, so `settings` can use `discovery.policy` before metrics are set up.
 """
