@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from bisect import bisect_left
+from itertools import repeat
 
 from prometheus_client import Counter, Histogram
 
@@ -64,8 +65,8 @@ def observe_all(histogram: Histogram, amounts: list[float]) -> None:
     prometheus_client has no batch form of `observe`; this updates the same two attributes
     `observe` does (unchanged since its first releases; a test holds it to `observe`'s result).
     """
-    bounds = histogram._upper_bounds
-    per_bucket = collections.Counter(bisect_left(bounds, amount) for amount in amounts)
+    # map() over C functions: no Python bytecode runs per amount.
+    per_bucket = collections.Counter(map(bisect_left, repeat(histogram._upper_bounds), amounts))
     for bucket, count in per_bucket.items():
         histogram._buckets[bucket].inc(count)
     histogram._sum.inc(sum(amounts))
