@@ -36,7 +36,7 @@ class Outcome(StrEnum):
 
 @dataclass
 class EndpointHealth:
-    endpoint: Endpoint  # as first seen
+    endpoint: Endpoint  # as first seen; what `track` returns once its address has left
     consecutive_failures: int = 0
     ejections_in_a_row: int = 0  # the back-off exponent; reset once the endpoint is well again
     ejected_until: float | None = None  # monotonic clock; None while in rotation
