@@ -33,9 +33,10 @@ import aiohttp
 from incident import FAILBACK_PROBES, PROBE_INTERVAL, TTL, Incident
 from loopback_servers import NAME, discovery_dns
 
+from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
-from hokusai_platform.discovery.upstream import Upstream
+from hokusai_platform.discovery.target import HttpTarget
 
 ADDED_P50_TARGET_US = 50.0
 
@@ -46,24 +47,24 @@ async def added_latency(calls: int) -> tuple[list[float], float]:
     async with discovery_dns() as dns, aiohttp.ClientSession() as session:
         for host in ("127.0.0.2", "127.0.0.3"):
             dns.registry.register("mlflow", None, host, 5000, ttl=30)
-        upstream = Upstream(
-            "mlflow", f"http://{NAME}:5000", dns_servers=[("127.0.0.1", dns.dns_port)]
+        cluster = Cluster(
+            "mlflow", HttpTarget("http", NAME, 5000), dns_servers=[("127.0.0.1", dns.dns_port)]
         )
-        await upstream.start(session)
+        await cluster.start(session)
         clock = time.perf_counter_ns
         samples = []
         tried: list[Endpoint] = []
         for _ in range(calls):
             started = clock()
-            endpoint = upstream.pick(tried)
+            endpoint = cluster.pick(tried)
             assert endpoint is not None
-            upstream.report(endpoint, Outcome.SUCCESS)
-            upstream.record_request(endpoint, 200, 0.001)
+            cluster.report(endpoint, Outcome.SUCCESS)
+            cluster.record_request(endpoint, 200, 0.001)
             samples.append((clock() - started) / 1000)
         started = clock()
-        upstream.flush_metrics()
+        cluster.flush_metrics()
         flush_per_request = (clock() - started) / 1000 / calls
-        await upstream.close()
+        await cluster.close()
     return samples[calls // 10 :], flush_per_request  # once warm
 
 

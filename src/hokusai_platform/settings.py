@@ -6,38 +6,23 @@ message names the variable, so the operator sees one line and knows what to fix.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hokusai_platform.discovery.endpoint import is_ip_address
 from hokusai_platform.discovery.policy import DEFAULT_POLICY, DiscoveryPolicy
+from hokusai_platform.discovery.target import CloudMapTarget, HttpTarget, UpstreamTarget
 
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class UpstreamURL:
+def parse_upstream_url(value: str, *, variable: str) -> HttpTarget:
     """An `http(s)://host[:port]` base URL with nothing after the authority."""
-
-    scheme: str
-    host: str
-    port: int
-
-    @property
-    def authority(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    def __str__(self) -> str:
-        return f"{self.scheme}://{self.authority}"
-
-
-def parse_upstream_url(value: str, *, variable: str) -> UpstreamURL:
     try:
         parts = urlsplit(value.strip())
         port = parts.port
@@ -52,10 +37,10 @@ def parse_upstream_url(value: str, *, variable: str) -> UpstreamURL:
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ConfigError(f"{variable}: {value!r} must be a base URL without path or query")
     default_port = 443 if parts.scheme == "https" else 80
-    return UpstreamURL(parts.scheme, parts.hostname, port or default_port)
+    return HttpTarget(parts.scheme, parts.hostname, port or default_port)
 
 
-def parse_mlflow_url(value: str) -> str:
+def parse_mlflow_url(value: str) -> UpstreamTarget:
     """MLFLOW_SERVER_URL: an http(s) base URL (DNS name or address) or a Cloud Map service."""
     if value.startswith("cloudmap://"):
         parts = urlsplit(value)
@@ -64,8 +49,8 @@ def parse_mlflow_url(value: str) -> str:
             raise ConfigError(
                 f"MLFLOW_SERVER_URL: {value!r} must look like cloudmap://<namespace>/<service>"
             )
-        return value
-    return str(parse_upstream_url(value, variable="MLFLOW_SERVER_URL"))
+        return CloudMapTarget(parts.hostname, service)
+    return parse_upstream_url(value, variable="MLFLOW_SERVER_URL")
 
 
 def _number(
@@ -140,15 +125,15 @@ def _choice(env: Mapping[str, str], variable: str, default: str, choices: tuple[
     return value
 
 
-def _fallback_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+def _fallback_urls(env: Mapping[str, str]) -> tuple[HttpTarget, ...]:
     """`MLFLOW_FALLBACK_URLS`: the "direct IP" workaround, as configuration."""
     variable = "MLFLOW_FALLBACK_URLS"
     urls = []
     for item in filter(None, (item.strip() for item in env.get(variable, "").split(","))):
         url = parse_upstream_url(item, variable=variable)
-        if not _is_ip(url.host):
+        if not is_ip_address(url.host):
             raise ConfigError(f"{variable}: {item!r} must name an IP address, not a DNS name")
-        urls.append(str(url))
+        urls.append(url)
     return tuple(urls)
 
 
@@ -164,18 +149,10 @@ def _dns_servers(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
             host, _, port_text = item.partition(":")
         else:
             host, port_text = item, ""
-        if not _is_ip(host):
+        if not is_ip_address(host):
             raise ConfigError(f"{variable}: {item!r} must be an IP address with an optional :port")
         servers.append((host, _port({variable: port_text}, variable, 53)))
     return tuple(servers)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _discovery_policy(env: Mapping[str, str]) -> DiscoveryPolicy:
@@ -203,7 +180,7 @@ def _discovery_policy(env: Mapping[str, str]) -> DiscoveryPolicy:
 
 @dataclass(frozen=True)
 class Settings:
-    mlflow_url: str  # normalised: http(s)://host:port, or cloudmap://<namespace>/<service>
+    mlflow: UpstreamTarget  # what discovery resolves
     host: str = "127.0.0.1"
     port: int = 8001
     workers: int = 1
@@ -212,7 +189,7 @@ class Settings:
     health_timeout: float = 2.0
     health_cache_seconds: float = 1.0
     access_log: bool = True
-    fallback_urls: tuple[str, ...] = ()
+    fallback_urls: tuple[HttpTarget, ...] = ()  # IP addresses
     dns_servers: tuple[tuple[str, int], ...] = ()
     discovery: DiscoveryPolicy = DEFAULT_POLICY
     database_url: str = "sqlite:///.hokusai/hokusai.db"
@@ -234,6 +211,11 @@ class Settings:
     drain_seconds: float = 10.0
     drain_timeout: float = 15.0
 
+    @property
+    def mlflow_url(self) -> str:
+        """`MLFLOW_SERVER_URL` normalised: http(s)://host:port, or cloudmap://<namespace>/<service>."""
+        return str(self.mlflow)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -246,7 +228,7 @@ class Settings:
         if access_log not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(f"HOKUSAI_ACCESS_LOG: {access_log!r} is not a boolean")
         return cls(
-            mlflow_url=parse_mlflow_url(raw_url),
+            mlflow=parse_mlflow_url(raw_url),
             host=env.get("HOKUSAI_HOST", "").strip() or cls.host,
             port=_port(env, "HOKUSAI_PORT", cls.port),
             workers=int(_number(env, "HOKUSAI_WORKERS", os.cpu_count() or 1, minimum=1, kind=int)),

@@ -17,8 +17,8 @@ import dns.query
 from aiohttp import web
 from processes import Server, executable, free_port, wait_for_http
 
-from hokusai_platform.discovery.dns_server import DiscoveryServer
-from hokusai_platform.discovery.registry import Registry
+from hokusai_platform.discovery.local.dns_server import DiscoveryServer
+from hokusai_platform.discovery.local.registry import Registry
 
 NAMESPACE = "hokusai-development.local"
 NAME = f"mlflow.{NAMESPACE}"

@@ -17,8 +17,9 @@ from botocore.config import Config
 from mlflow import __version__ as mlflow_version
 from processes import start_gateway
 
+from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.discovery.policy import DiscoveryPolicy
-from hokusai_platform.discovery.upstream import Upstream
+from hokusai_platform.discovery.target import CloudMapTarget
 
 POLICY = DiscoveryPolicy(cloudmap_ttl=0.3, stale_seconds=0, negative_ttl=0.3, probe_interval=5)
 
@@ -54,10 +55,10 @@ def set_health(client: Any, service_id: str, instance_id: str, status: str) -> N
     )
 
 
-async def seen(upstream: Upstream, expected: set[str], within: float = 5) -> None:
+async def seen(cluster: Cluster, expected: set[str], within: float = 5) -> None:
     deadline = time.monotonic() + within
     while True:
-        picked = {e.authority for e in (upstream.pick() for _ in range(10)) if e is not None}
+        picked = {e.authority for e in (cluster.pick() for _ in range(10)) if e is not None}
         if picked == expected:
             return
         if time.monotonic() > deadline:
@@ -72,27 +73,27 @@ def test_register_health_and_deregister_are_seen(aws_env: str) -> None:
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
-            upstream = Upstream("mlflow", f"cloudmap://{namespace}/mlflow", policy=POLICY)
-            await upstream.start(session)
-            assert upstream.pick().source == "cloudmap"
-            await seen(upstream, {"10.0.1.88:5000"})
+            cluster = Cluster("mlflow", CloudMapTarget(namespace, "mlflow"), policy=POLICY)
+            await cluster.start(session)
+            assert cluster.pick().source == "cloudmap"
+            await seen(cluster, {"10.0.1.88:5000"})
 
             await asyncio.to_thread(register, client, service_id, "two", "10.0.1.89")
-            await seen(upstream, {"10.0.1.88:5000", "10.0.1.89:5000"})
+            await seen(cluster, {"10.0.1.88:5000", "10.0.1.89:5000"})
 
             await asyncio.to_thread(set_health, client, service_id, "one", "UNHEALTHY")
-            await seen(upstream, {"10.0.1.89:5000"})
+            await seen(cluster, {"10.0.1.89:5000"})
 
             await asyncio.to_thread(set_health, client, service_id, "two", "UNHEALTHY")
-            await seen(upstream, {"10.0.1.88:5000", "10.0.1.89:5000"})  # fail open
+            await seen(cluster, {"10.0.1.88:5000", "10.0.1.89:5000"})  # fail open
 
             for instance in ("one", "two"):
                 await asyncio.to_thread(
                     client.deregister_instance, ServiceId=service_id, InstanceId=instance
                 )
-            await seen(upstream, set())
-            snapshot = upstream.snapshot()
-            await upstream.close()
+            await seen(cluster, set())
+            snapshot = cluster.snapshot()
+            await cluster.close()
         assert snapshot["status"] == "unhealthy"
         assert "has no registered instances" in str(snapshot["last_error"])
 
@@ -102,11 +103,11 @@ def test_register_health_and_deregister_are_seen(aws_env: str) -> None:
 def test_an_unknown_namespace_is_reported_by_name(aws_env: str) -> None:
     async def scenario() -> dict[str, object]:
         async with aiohttp.ClientSession() as session:
-            upstream = Upstream("mlflow", "cloudmap://absent.local/mlflow", policy=POLICY)
-            await upstream.start(session)
-            assert upstream.pick() is None
-            await upstream.close()
-            return upstream.snapshot()
+            cluster = Cluster("mlflow", CloudMapTarget("absent.local", "mlflow"), policy=POLICY)
+            await cluster.start(session)
+            assert cluster.pick() is None
+            await cluster.close()
+            return cluster.snapshot()
 
     snapshot = asyncio.run(scenario())
     assert "cloudmap://absent.local/mlflow" in str(snapshot["last_error"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hokusai_platform.discovery.policy import DiscoveryPolicy
+from hokusai_platform.discovery.target import CloudMapTarget, HttpTarget
 from hokusai_platform.settings import ConfigError, Settings
 
 BASE = {"MLFLOW_SERVER_URL": "http://mlflow.hokusai-development.local:5000"}
@@ -25,8 +26,18 @@ def test_fallback_urls_and_dns_servers_are_lists() -> None:
         MLFLOW_FALLBACK_URLS=" http://10.0.1.88:5000, https://[fd00::5]",
         HOKUSAI_DNS_SERVERS="127.0.0.1:5300,[::1]:53,10.0.0.2",
     )
-    assert configured.fallback_urls == ("http://10.0.1.88:5000", "https://[fd00::5]:443")
+    assert configured.fallback_urls == (
+        HttpTarget("http", "10.0.1.88", 5000),
+        HttpTarget("https", "fd00::5", 443),
+    )
     assert configured.dns_servers == (("127.0.0.1", 5300), ("::1", 53), ("10.0.0.2", 53))
+
+
+def test_the_mlflow_url_is_parsed_once_into_what_discovery_resolves() -> None:
+    assert settings().mlflow == HttpTarget("http", "mlflow.hokusai-development.local", 5000)
+    cloud_map = settings(MLFLOW_SERVER_URL="cloudmap://hokusai-production.local/mlflow/")
+    assert cloud_map.mlflow == CloudMapTarget("hokusai-production.local", "mlflow")
+    assert cloud_map.mlflow_url == "cloudmap://hokusai-production.local/mlflow"
 
 
 def test_policy_comes_from_the_environment() -> None:

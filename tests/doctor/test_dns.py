@@ -10,9 +10,9 @@ import pytest
 from aws_environment import MotoEnvironment
 
 from hokusai_platform.checks import CheckResult
-from hokusai_platform.discovery import dns_server
-from hokusai_platform.discovery.dns_server import DiscoveryServer
-from hokusai_platform.discovery.registry import Registry
+from hokusai_platform.discovery.local import dns_server
+from hokusai_platform.discovery.local.dns_server import DiscoveryServer
+from hokusai_platform.discovery.local.registry import Registry
 from hokusai_platform.doctor import dns
 from hokusai_platform.doctor.catalog import diagnose
 from hokusai_platform.doctor.context import DnsServer

@@ -22,7 +22,7 @@ import pytest
 from aws_environment import DEVELOPMENT, MotoEnvironment
 from processes import Server, executable, free_port, wait_for_http
 
-from hokusai_platform.discovery.control import call
+from hokusai_platform.discovery.local.control import call
 
 
 def doctor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ import dns.resolver
 import pytest
 from processes import MLFLOW_START_TIMEOUT, executable, free_port
 
-from hokusai_platform.discovery.control import call
+from hokusai_platform.discovery.local.control import call
 from hokusai_platform.stack.leftovers import stop_leftovers
 from hokusai_platform.stack.supervisor import group_members
 

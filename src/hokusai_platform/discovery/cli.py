@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from hokusai_platform.discovery.control import ControlError, call
+from hokusai_platform.discovery.local.control import ControlError, call
 
 DEFAULT_DNS_PORT = 5300
 DEFAULT_CONTROL_PORT = 5380
@@ -79,8 +79,8 @@ def serve(namespace: str, host: str, dns_port: int, control_port: int, log_level
     Instances are managed with `register`, `deregister`, `set-health` (or the control API).
     """
     from hokusai_platform import logs
-    from hokusai_platform.discovery.dns_server import DiscoveryServer
-    from hokusai_platform.discovery.registry import Registry
+    from hokusai_platform.discovery.local.dns_server import DiscoveryServer
+    from hokusai_platform.discovery.local.registry import Registry
 
     logs.configure(log_level.upper())
 

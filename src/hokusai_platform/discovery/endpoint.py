@@ -9,22 +9,31 @@ from typing import Literal
 # Where an endpoint came from, as /health reports it.
 Source = Literal["dns", "cloudmap", "stale", "fallback", "static"]
 
+Address = tuple[str, str, int]
+"""(scheme, host, port): an endpoint's identity."""
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
+    """One server: equal to another endpoint when their addresses are, whatever their sources.
+
+    `source` is a label, not part of the identity, so a server keeps its health, its ejection
+    and its pooled connections when it moves from a fresh answer to a stale one.
+    """
+
     scheme: str
     host: str  # an IP address, never a name: the name was resolved to get here
     port: int
-    source: Source
+    source: Source = field(compare=False)
     # Derived once: every proxied request reads them.
     authority: str = field(init=False, compare=False, repr=False)
     """`ip:port`, or `[v6]:port`; also the Host header MLflow is sent."""
-    address: tuple[str, str, int] = field(init=False, compare=False, repr=False)
-    """The endpoint's identity whatever its source: a stale endpoint is the same server."""
+    address: Address = field(init=False, compare=False, repr=False)
+    """The identity as a plain tuple, which dicts on the request path key by: a tuple hashes
+    in C, an endpoint in Python."""
 
     def __post_init__(self) -> None:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        object.__setattr__(self, "authority", f"{host}:{self.port}")
+        object.__setattr__(self, "authority", authority(self.host, self.port))
         object.__setattr__(self, "address", (self.scheme, self.host, self.port))
 
     @property
@@ -33,6 +42,11 @@ class Endpoint:
 
     def relabelled(self, source: Source) -> Endpoint:
         return Endpoint(self.scheme, self.host, self.port, source)
+
+
+def authority(host: str, port: int) -> str:
+    """`host:port`, an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def is_ip_address(host: str) -> bool:

@@ -11,7 +11,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
@@ -24,6 +23,7 @@ import dns.resolver
 from botocore.config import Config
 
 from hokusai_platform.discovery.endpoint import Endpoint, Source, is_ip_address
+from hokusai_platform.discovery.target import CloudMapTarget, HttpTarget, UpstreamTarget
 
 FailureKind = Literal["nxdomain", "empty", "servfail", "timeout", "error"]
 
@@ -50,9 +50,11 @@ class EndpointSource(Protocol):
 class StaticSource:
     kind: Source = "static"
 
-    def __init__(self, scheme: str, host: str, port: int) -> None:
-        self.target = host
-        self._answer = Answer((Endpoint(scheme, host, port, "static"),), math.inf)
+    def __init__(self, target: HttpTarget) -> None:
+        self.target = target.host
+        self._answer = Answer(
+            (Endpoint(target.scheme, target.host, target.port, "static"),), math.inf
+        )
 
     async def resolve(self) -> Answer:
         return self._answer
@@ -65,17 +67,15 @@ class DnsSource:
 
     def __init__(
         self,
-        scheme: str,
-        name: str,
-        port: int,
+        target: HttpTarget,
         *,
         nameservers: Sequence[tuple[str, int]] = (),
         timeout: float,
     ) -> None:
-        self.target = name
-        self._scheme = scheme
-        self._port = port
-        self._name = dns.name.from_text(name)  # absolute: no search domains
+        self.target = target.host
+        self._scheme = target.scheme
+        self._port = target.port
+        self._name = dns.name.from_text(target.host)  # absolute: no search domains
         self._resolver = dns.asyncresolver.Resolver(configure=not nameservers)
         if nameservers:
             self._resolver.nameservers = [
@@ -112,13 +112,10 @@ class CloudMapSource:
 
     kind: Source = "cloudmap"
 
-    def __init__(
-        self, scheme: str, namespace: str, service: str, *, ttl: float, timeout: float
-    ) -> None:
-        self.target = f"cloudmap://{namespace}/{service}"
-        self._scheme = scheme
-        self._namespace = namespace
-        self._service = service
+    def __init__(self, target: CloudMapTarget, *, ttl: float, timeout: float) -> None:
+        self.target = str(target)
+        self._namespace = target.namespace
+        self._service = target.service
         self._ttl = ttl
         # boto3 honours AWS_ENDPOINT_URL itself. The host prefix ("data-servicediscovery.")
         # would send the call past a custom endpoint such as moto_server.
@@ -151,7 +148,7 @@ class CloudMapSource:
             raise ResolutionFailed("error", f"{self.target}: {exc}") from None
         endpoints = tuple(
             Endpoint(
-                self._scheme,
+                "http",  # the instance's attributes name no scheme
                 instance["Attributes"]["AWS_INSTANCE_IPV4"],
                 int(instance["Attributes"].get("AWS_INSTANCE_PORT", 80)),
                 "cloudmap",
@@ -165,22 +162,15 @@ class CloudMapSource:
 
 
 def source_for(
-    url: str,
+    target: UpstreamTarget,
     *,
     nameservers: Sequence[tuple[str, int]] = (),
     cloudmap_ttl: float,
     timeout: float,
 ) -> EndpointSource:
-    """The source a URL names: `cloudmap://ns/service`, `http(s)://<ip>:port`, or a DNS name."""
-    parts = urlsplit(url)
-    if parts.scheme == "cloudmap":
-        namespace, service = parts.hostname or "", parts.path.strip("/")
-        if not namespace or not service or "/" in service:
-            raise ValueError(f"{url!r}: expected cloudmap://<namespace>/<service>")
-        return CloudMapSource("http", namespace, service, ttl=cloudmap_ttl, timeout=timeout)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r}: expected http(s)://<host>[:port] or cloudmap://<ns>/<service>")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    if is_ip_address(parts.hostname):
-        return StaticSource(parts.scheme, parts.hostname, port)
-    return DnsSource(parts.scheme, parts.hostname, port, nameservers=nameservers, timeout=timeout)
+    """The source a target names: Cloud Map, a literal IP address, or a DNS name."""
+    if isinstance(target, CloudMapTarget):
+        return CloudMapSource(target, ttl=cloudmap_ttl, timeout=timeout)
+    if is_ip_address(target.host):
+        return StaticSource(target)
+    return DnsSource(target, nameservers=nameservers, timeout=timeout)

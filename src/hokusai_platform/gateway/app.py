@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from hokusai_platform import __version__, metrics
-from hokusai_platform.discovery.upstream import Upstream
+from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.health import MlflowHealth
@@ -77,10 +77,10 @@ class Gateway:
         self.client = UpstreamClient(
             connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout
         )
-        self.upstream = Upstream(
+        self.upstream = Cluster(
             "mlflow",
-            settings.mlflow_url,
-            fallback_urls=settings.fallback_urls,
+            settings.mlflow,
+            fallback=settings.fallback_urls,
             dns_servers=settings.dns_servers,
             policy=settings.discovery,
         )

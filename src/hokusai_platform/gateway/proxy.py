@@ -2,7 +2,7 @@
 
 Bodies stream in both directions with back-pressure, so memory does not grow with artifact
 size. One pooled upstream client serves the whole process. Each request goes to the endpoint
-discovery picks (`discovery.upstream.Upstream`) and, when it fails in a way that is safe to
+discovery picks (`discovery.cluster.Cluster`) and, when it fails in a way that is safe to
 repeat (nothing was sent yet, or an idempotent request without a body), to another one. Every
 upstream failure is answered with a JSON error in MLflow's shape; a failure after the response
 has started aborts the connection so the caller can never mistake a truncated body for a
@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import time
 
+from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
-from hokusai_platform.discovery.upstream import Upstream
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.headers import downstream_fields, upstream_fields
 from hokusai_platform.gateway.http import Request, RequestBody
@@ -96,9 +96,7 @@ def outcome_of(exc: UpstreamError) -> Outcome:
 
 
 class MlflowProxy:
-    def __init__(
-        self, upstream: Upstream, client: UpstreamClient, max_json_body_bytes: int
-    ) -> None:
+    def __init__(self, upstream: Cluster, client: UpstreamClient, max_json_body_bytes: int) -> None:
         self.upstream = upstream
         self.client = client
         self.max_json_body_bytes = max_json_body_bytes

@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from hokusai_platform.discovery.dns_server import DiscoveryServer
-from hokusai_platform.discovery.registry import Registry
+from hokusai_platform.discovery.local.dns_server import DiscoveryServer
+from hokusai_platform.discovery.local.registry import Registry
 from hokusai_platform.settings import database_url
 from hokusai_platform.stack import render, services
 from hokusai_platform.stack.config import StackConfig

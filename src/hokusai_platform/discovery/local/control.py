@@ -15,16 +15,15 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from typing import Any
 
 from aiohttp import web
 
-from hokusai_platform.discovery.registry import NotFound, RegistryError
+from hokusai_platform.discovery.local.registry import NotFound, Registry, RegistryError
 
-if TYPE_CHECKING:
-    from hokusai_platform.discovery.dns_server import DiscoveryServer
-
-SERVER_KEY: web.AppKey[DiscoveryServer] = web.AppKey("server")
+REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry")
+QUERIES_KEY: web.AppKey[Counter[tuple[str, str]]] = web.AppKey("queries")
 MAX_BODY = 64 * 1024
 _CODE_FOR_STATUS = {404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
 
@@ -66,7 +65,7 @@ def _integer(body: dict[str, Any], key: str, *, required: bool) -> int | None:
 
 
 async def list_services(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SERVER_KEY].registry.to_json())
+    return web.json_response(request.app[REGISTRY_KEY].to_json())
 
 
 async def register(request: web.Request) -> web.Response:
@@ -78,7 +77,7 @@ async def register(request: web.Request) -> web.Response:
         raise RegistryError("'instance_id' must be a string")
     port = _integer(body, "port", required=True)
     assert port is not None
-    instance = request.app[SERVER_KEY].registry.register(
+    instance = request.app[REGISTRY_KEY].register(
         request.match_info["service"],
         instance_id,
         address,
@@ -89,7 +88,7 @@ async def register(request: web.Request) -> web.Response:
 
 
 async def deregister(request: web.Request) -> web.Response:
-    registry = request.app[SERVER_KEY].registry
+    registry = request.app[REGISTRY_KEY]
     instance = registry.deregister(request.match_info["service"], request.match_info["instance"])
     return web.json_response(instance.to_json())
 
@@ -98,22 +97,24 @@ async def set_health(request: web.Request) -> web.Response:
     status = (await _body(request)).get("status")
     if status not in ("HEALTHY", "UNHEALTHY"):
         raise RegistryError("'status' must be HEALTHY or UNHEALTHY")
-    instance = request.app[SERVER_KEY].registry.set_health(
+    instance = request.app[REGISTRY_KEY].set_health(
         request.match_info["service"], request.match_info["instance"], status == "HEALTHY"
     )
     return web.json_response(instance.to_json())
 
 
 async def stats(request: web.Request) -> web.Response:
-    queries = request.app[SERVER_KEY].queries
+    queries = request.app[QUERIES_KEY]
     return web.json_response(
         {"queries": [{"name": n, "type": t, "count": c} for (n, t), c in queries.items()]}
     )
 
 
-def control_app(server: DiscoveryServer) -> web.Application:
+def control_app(registry: Registry, queries: Counter[tuple[str, str]]) -> web.Application:
+    """The API over `registry`; `queries` counts the DNS questions answered, by name and type."""
     app = web.Application(middlewares=[_json_errors], client_max_size=MAX_BODY)
-    app[SERVER_KEY] = server
+    app[REGISTRY_KEY] = registry
+    app[QUERIES_KEY] = queries
     instances = "/v1/services/{service}/instances"
     app.router.add_get("/v1/services", list_services)
     app.router.add_post(instances, register)

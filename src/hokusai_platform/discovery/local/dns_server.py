@@ -34,8 +34,8 @@ import dns.rdatatype
 import dns.rrset
 from aiohttp import web
 
-from hokusai_platform.discovery.control import control_app
-from hokusai_platform.discovery.registry import Instance, Registry
+from hokusai_platform.discovery.local.control import control_app
+from hokusai_platform.discovery.local.registry import Instance, Registry
 
 log = logging.getLogger("hokusai.discovery.server")
 
@@ -84,7 +84,7 @@ class DiscoveryServer:
                 if requested != 0 or attempt == _PORT_ATTEMPTS:
                     raise
         if self.control_port is not None:
-            self._control = web.AppRunner(control_app(self), access_log=None)
+            self._control = web.AppRunner(control_app(self.registry, self.queries), access_log=None)
             await self._control.setup()
             await web.TCPSite(self._control, self.host, self.control_port).start()
             self.control_port = self._control.addresses[0][1]
