@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.keys.store import KeyStore, UnknownKey
+from hokusai_platform.keys.store import KeyRevoked, KeyStore, UnknownKey
 
 RATE = Rate(600, 60)
 
@@ -76,16 +76,30 @@ def test_rotation_keeps_the_id_and_replaces_the_secret(store: KeyStore) -> None:
     assert found is not None and (found.scope, found.rate) == (Scope.WRITE, Rate(5, 1))
 
 
-def test_a_revoked_key_cannot_be_rotated_back_to_life(store: KeyStore) -> None:
+def test_a_revoked_key_cannot_be_rotated_back_to_life_nor_limited(store: KeyStore) -> None:
     issued = store.create("ci", Scope.WRITE, RATE)
     store.revoke(issued.info.id)
-    with pytest.raises(UnknownKey, match="revoked"):
+    with pytest.raises(KeyRevoked, match="revoked"):
         store.rotate(issued.info.id)
+    with pytest.raises(KeyRevoked, match="revoked"):
+        store.set_rate(issued.info.id, Rate(1, 1))
+    assert store.get(issued.info.id).rate == RATE
+
+
+def test_a_new_rate_limit_is_what_the_next_lookup_finds(store: KeyStore) -> None:
+    issued = store.create("ci", Scope.WRITE, RATE)
+    changed = store.set_rate(issued.info.id, Rate(10, 1))
+    assert changed.rate == Rate(10, 1)
+    found = store.find(issued.secret)
+    assert found is not None and found.rate == Rate(10, 1)
+    assert (found.scope, found.name) == (Scope.WRITE, "ci")
 
 
 def test_unknown_ids_are_named_in_the_error(store: KeyStore) -> None:
     with pytest.raises(UnknownKey, match="key_missing"):
         store.revoke("key_missing")
+    with pytest.raises(UnknownKey, match="key_missing"):
+        store.set_rate("key_missing", RATE)
 
 
 def test_list_is_in_creation_order_and_carries_no_secret(store: KeyStore) -> None:

@@ -12,7 +12,7 @@ from processes import free_port, start_redis
 from prometheus_client import REGISTRY
 
 from hokusai_platform import ratelimit
-from hokusai_platform.keys.rates import Rate, parse_rate
+from hokusai_platform.keys.rates import MAX_LIMIT, Rate, parse_rate
 from hokusai_platform.ratelimit import Decision, RateLimiter
 
 
@@ -47,6 +47,13 @@ def test_rates_parse(text: str, rate: Rate) -> None:
 def test_bad_rates_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"rate like|at least 1"):
         parse_rate(text)
+
+
+@pytest.mark.parametrize("text", ["1000000001/s", "4294967296/min", "9" * 5000 + "/day"])
+def test_a_limit_the_database_cannot_hold_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="at most 1000000000"):
+        parse_rate(text)
+    assert parse_rate("1000000000/s") == Rate(MAX_LIMIT, 1)
 
 
 def test_a_key_spends_its_burst_then_waits_one_interval(redis_url: str) -> None:

@@ -12,6 +12,7 @@ _PERIODS = {
     "d": 86400, "day": 86400,
 }  # fmt: skip
 _RATE = re.compile(r"\s*(\d+)\s*/\s*([a-z]+)\s*")
+MAX_LIMIT = 1_000_000_000  # within the database's 32-bit integer column
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,16 @@ class Rate:
         return f"{self.limit}/{unit}"
 
 
+DEFAULT_RATE = Rate(600, 60)  # a new key's, and a key's again once its own is cleared
+
+
 def parse_rate(text: str) -> Rate:
     """`600/min`, `10/s`, `5000/hour`, `100000/day`."""
     match = _RATE.fullmatch(text.lower())
     if match is None or match[2] not in _PERIODS:
         raise ValueError(f"{text!r} is not a rate like 600/min, 10/s, 5000/hour or 100000/day")
+    if len(match[1].lstrip("0")) > len(str(MAX_LIMIT)) or int(match[1]) > MAX_LIMIT:
+        raise ValueError(f"{text!r}: the limit must be at most {MAX_LIMIT}")
     limit = int(match[1])
     if limit < 1:
         raise ValueError(f"{text!r}: the limit must be at least 1")

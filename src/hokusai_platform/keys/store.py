@@ -1,4 +1,4 @@
-"""The keys, in SQL: create, list, revoke, rotate, and find the key a caller presented.
+"""The keys, in SQL: create, list, revoke, rotate, limit, and find the key a caller presented.
 
 Every method is synchronous and short; the gateway calls `find` from a thread pool so the
 database never blocks its event loop.
@@ -22,6 +22,10 @@ from hokusai_platform.keys.scopes import Scope
 
 class UnknownKey(LookupError):
     pass
+
+
+class KeyRevoked(UnknownKey):
+    """The key exists, but is revoked: it can no longer be changed, only listed."""
 
 
 @dataclass(frozen=True)
@@ -146,13 +150,18 @@ class KeyStore:
                 row.revoked_at = _now()
             return KeyInfo.of(row)
 
+    def set_rate(self, key_id: str, rate: Rate) -> KeyInfo:
+        """A new rate limit for the key; gateways apply it from their next lookup of the key."""
+        with self._sessions.begin() as session:
+            row = self._changeable_row(session, key_id)
+            row.rate_limit, row.rate_period_seconds = rate.limit, rate.period_seconds
+            return KeyInfo.of(row)
+
     def rotate(self, key_id: str) -> IssuedKey:
         """A new secret for the same key id, scope and limits; the old secret stops working."""
         secret = tokens.new_secret()
         with self._sessions.begin() as session:
-            row = self._row(session, key_id)
-            if row.revoked_at is not None:
-                raise UnknownKey(f"key {key_id} is revoked; create a new one instead")
+            row = self._changeable_row(session, key_id)
             row.lookup = tokens.lookup_of(secret)
             row.secret_sha256 = tokens.digest_of(secret)
             row.rotated_at = _now()
@@ -177,4 +186,11 @@ class KeyStore:
         row = session.get(ApiKey, key_id)
         if row is None:
             raise UnknownKey(f"no key with id {key_id!r} (see `hokusai keys list`)")
+        return row
+
+    @classmethod
+    def _changeable_row(cls, session: Session, key_id: str) -> ApiKey:
+        row = cls._row(session, key_id)
+        if row.revoked_at is not None:
+            raise KeyRevoked(f"key {key_id} is revoked; create a new one instead")
         return row
