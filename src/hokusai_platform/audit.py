@@ -1,4 +1,5 @@
-"""The audit log: one JSON line per authenticated request, to stderr or to a file.
+"""The audit log: one JSON line per authenticated request, to stderr or to a file; a request
+to the key admin API also says which action it took on which key.
 
 Lines are gathered for at most `FLUSH_SECONDS` and written in writes of whole lines: a write
 per request (and the logging module's per-record machinery) cost more than the rest of the
@@ -13,6 +14,7 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Mapping
 
 from hokusai_platform import logs
 
@@ -43,6 +45,7 @@ class AuditLog:
         bytes_in: int,
         bytes_out: int,
         latency_ms: float,
+        action: Mapping[str, object] | None = None,
     ) -> None:
         entry = {
             "ts": round(time.time(), 3),
@@ -57,6 +60,8 @@ class AuditLog:
             "bytes_out": bytes_out,
             "latency_ms": latency_ms,
         }
+        if action is not None:
+            entry.update(action)
         self._pending.append(logs.json_line(entry) + "\n")
         if not self._flush_scheduled:
             self._flush_scheduled = True

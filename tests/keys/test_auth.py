@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -161,3 +162,18 @@ def test_the_cache_is_bounded(store: KeyStore) -> None:
 
     asyncio.run(flood())
     assert len(authenticator._cache) == 5
+
+
+def test_store_operations_run_in_the_lookup_threads_not_the_event_loop(store: KeyStore) -> None:
+    authenticator = Authenticator(store)
+
+    def create(in_store: KeyStore) -> tuple[str, str]:
+        return threading.current_thread().name, in_store.create("ci", Scope.READ, Rate(1, 1)).secret
+
+    async def scenario() -> tuple[str, str, KeyInfo]:
+        thread, secret = await authenticator.in_store(create)
+        return threading.current_thread().name, thread, await authenticator.authenticate(secret)
+
+    loop_thread, store_thread, key = asyncio.run(scenario())
+    assert store_thread.startswith("hokusai-keys") and store_thread != loop_thread
+    assert key.name == "ci"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from hokusai_platform.keys import tokens
-from hokusai_platform.keys.rates import Rate
+from hokusai_platform.keys.rates import DEFAULT_RATE, Rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyRevoked, KeyStore, UnknownKey
 
@@ -93,6 +93,7 @@ def test_a_new_rate_limit_is_what_the_next_lookup_finds(store: KeyStore) -> None
     found = store.find(issued.secret)
     assert found is not None and found.rate == Rate(10, 1)
     assert (found.scope, found.name) == (Scope.WRITE, "ci")
+    assert store.clear_rate(issued.info.id).rate == DEFAULT_RATE
 
 
 def test_unknown_ids_are_named_in_the_error(store: KeyStore) -> None:

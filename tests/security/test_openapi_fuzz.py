@@ -38,4 +38,7 @@ def test_no_operation_of_the_gateway_answers_5xx(
 
         no_server_error()
     assert "POST /api/mlflow/{path}" in fuzzed and "GET /health" in fuzzed
+    assert (
+        "POST /api/admin/v1/keys" in fuzzed and "PUT /api/admin/v1/keys/{key_id}/limits" in fuzzed
+    )
     assert len(echo.received) - before > 20, "the fuzzed requests with a key reached the proxy"

@@ -18,7 +18,7 @@ import aiohttp
 
 from hokusai_platform import __version__, metrics
 from hokusai_platform.discovery.cluster import Cluster
-from hokusai_platform.gateway import errors
+from hokusai_platform.gateway import errors, key_admin
 from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.health import MlflowHealth
 from hokusai_platform.gateway.http import Request
@@ -50,6 +50,7 @@ ENDPOINTS = (
     "GET /metrics",
     "GET /openapi.json",
     "ANY /api/mlflow/{path}",
+    *key_admin.ENDPOINTS,
 )
 
 
@@ -92,6 +93,7 @@ class Gateway:
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
         )
         self.guard = Guard(settings)
+        self.key_admin = key_admin.KeyAdmin(self.guard)
         self._access_log = AccessLog() if settings.access_log else None
         self._request_id = RequestIds()  # made in each worker: forked ones get their own
         self._routes: dict[str, Handler] = {
@@ -133,6 +135,8 @@ class Gateway:
         try:
             if request.raw_path.startswith(PREFIX):
                 response = await self.guard.handle(request, request_id, self.proxy.handle)
+            elif request.raw_path.startswith(key_admin.MOUNT):
+                response = await self.key_admin.handle(request, request_id)
             else:
                 response = await self._route(request)
         except ClientDisconnected:

@@ -1,7 +1,8 @@
 """The gateway's own API as an OpenAPI 3.0 document, served at /openapi.json.
 
-It describes the gateway's endpoints, how a key is presented, and the errors the boundary
-answers; what lies behind /api/mlflow is MLflow's REST API, documented by MLflow.
+It describes the gateway's endpoints (the key admin API's among them), how a key is presented,
+and the errors the boundary answers; what lies behind /api/mlflow is MLflow's REST API,
+documented by MLflow.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import json
 
 from hokusai_platform import __version__
 from hokusai_platform.gateway.http import Request
+from hokusai_platform.gateway.key_admin import KEY_ID, MAX_BODY_BYTES, MAX_NAME_CHARS
 from hokusai_platform.gateway.responses import Response
+from hokusai_platform.keys.rates import DEFAULT_RATE, MAX_LIMIT
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JSON_ERROR = {"application/json": {"schema": _ERROR}}
@@ -31,6 +34,131 @@ _BOUNDARY_ERRORS = {
     "431": _error("A request header over the size limit"),
 }
 _JSON_OK = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def _ref(schema: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{schema}"}
+
+
+def _json(description: str, schema: str) -> dict[str, object]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+_ADMIN_ERRORS = {
+    "400": _error(
+        "A body that is not a JSON object (BAD_REQUEST), or a field's value "
+        "(INVALID_PARAMETER_VALUE, naming the field)"
+    ),
+    "401": _error("No valid key (UNAUTHENTICATED); see WWW-Authenticate"),
+    "403": _error("The key's scope is not admin (PERMISSION_DENIED)"),
+    "404": _error("No key with that id (RESOURCE_DOES_NOT_EXIST)"),
+    "409": _error("The key is revoked: it can only be listed (RESOURCE_CONFLICT)"),
+    "413": _error(f"Body over {MAX_BODY_BYTES // 1024} KiB (REQUEST_TOO_LARGE)"),
+    "421": _error("A Host this gateway does not serve"),
+    "429": _error("The admin key's rate limit is spent; see Retry-After and RateLimit-*"),
+    "503": _error("The keys database did not answer (TEMPORARILY_UNAVAILABLE)"),
+}
+_KEY_ID = {
+    "name": "key_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": f"^{KEY_ID.pattern}$"},
+}
+_RATE = {
+    "type": "string",
+    "example": "600/min",
+    "description": f"N/s, N/min, N/hour or N/day, N from 1 to {MAX_LIMIT}",
+}
+_NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
+_KEY = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "scope": {"type": "string", "enum": ["read", "write", "admin"]},
+        "rate_limit": _RATE,
+        "prefix": {"type": "string", "description": "the secret's first characters"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "expires_at": _NULLABLE_TIME,
+        "revoked_at": _NULLABLE_TIME,
+        "rotated_at": _NULLABLE_TIME,
+    },
+}
+_SCHEMAS = {
+    "Key": _KEY,
+    "OneKey": {"type": "object", "properties": {"key": _ref("Key")}},
+    "Keys": {
+        "type": "object",
+        "properties": {"keys": {"type": "array", "items": _ref("Key")}},
+    },
+    "IssuedKey": {
+        "type": "object",
+        "properties": {
+            "key": _ref("Key"),
+            "secret": {"type": "string", "description": "the key itself, shown only this once"},
+        },
+    },
+    "NewKey": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS},
+            "scope": {"type": "string", "enum": ["read", "write", "admin"], "default": "read"},
+            "rate_limit": {**_RATE, "default": str(DEFAULT_RATE)},
+            "expires_at": {**_NULLABLE_TIME, "description": "in the future; null: never"},
+        },
+    },
+    "Limits": {
+        "type": "object",
+        "required": ["rate_limit"],
+        "additionalProperties": False,
+        "properties": {"rate_limit": _RATE},
+    },
+}
+
+
+def _admin(summary: str, ok: dict[str, object], body: str | None = None) -> dict[str, object]:
+    operation: dict[str, object] = {
+        "summary": summary,
+        "tags": ["key admin (admin scope)"],
+        "responses": {**ok, **_ADMIN_ERRORS},
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    return operation
+
+
+_KEY_ADMIN_PATHS = {
+    "/api/admin/v1/keys": {
+        "get": _admin("List keys (never their secrets)", {"200": _json("Every key", "Keys")}),
+        "post": _admin("Create a key; its secret is in this answer only",
+                       {"201": _json("The key and its secret", "IssuedKey")}, "NewKey"),
+    },
+    "/api/admin/v1/keys/{key_id}": {
+        "parameters": [_KEY_ID],
+        "get": _admin("One key", {"200": _json("The key", "OneKey")}),
+    },
+    "/api/admin/v1/keys/{key_id}/rotate": {
+        "parameters": [_KEY_ID],
+        "post": _admin("A new secret, in this answer only; the old one stops working within 1 s",
+                       {"200": _json("The key and its new secret", "IssuedKey")}),
+    },
+    "/api/admin/v1/keys/{key_id}/revoke": {
+        "parameters": [_KEY_ID],
+        "post": _admin("Revoke the key; every gateway refuses it within 1 s",
+                       {"200": _json("The revoked key", "OneKey")}),
+    },
+    "/api/admin/v1/keys/{key_id}/limits": {
+        "parameters": [_KEY_ID],
+        "put": _admin("Set the key's rate limit", {"200": _json("The key", "OneKey")}, "Limits"),
+        "delete": _admin(f"Clear the key's rate limit: back to the default, {DEFAULT_RATE}",
+                         {"200": _json("The key", "OneKey")}),
+    },
+}  # fmt: skip
 _PROXIED = {
     "summary": "Forwarded to MLflow's /{path}, streaming both ways",
     "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -46,7 +174,8 @@ DOCUMENT: dict[str, object] = {
                 "type": "object",
                 "required": ["error_code", "message"],
                 "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
-            }
+            },
+            **_SCHEMAS,
         },
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
@@ -77,6 +206,7 @@ DOCUMENT: dict[str, object] = {
                                                                              "OK"}}}},
         "/api/mlflow/{path}": {method: _PROXIED for method in
                                ("get", "post", "put", "patch", "delete")},
+        **_KEY_ADMIN_PATHS,
     },
 }  # fmt: skip
 

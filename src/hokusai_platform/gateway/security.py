@@ -30,7 +30,7 @@ from hokusai_platform.keys.auth import (
     presented_key,
     reject_key_in_query,
 )
-from hokusai_platform.keys.scopes import ROUTES, route_family
+from hokusai_platform.keys.scopes import ROUTES, Scope, route_family
 from hokusai_platform.keys.store import KeyInfo, KeyStore
 from hokusai_platform.ratelimit import RateLimiter
 from hokusai_platform.settings import Settings
@@ -68,7 +68,7 @@ class Guard:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._allowed_hosts = frozenset(settings.allowed_hosts)
-        self._authenticator = (
+        self.authenticator = (
             Authenticator(
                 KeyStore(database.create(settings.database_url)),
                 cache_seconds=settings.key_cache_seconds,
@@ -79,7 +79,7 @@ class Guard:
         self.limiter: RateLimiter = ratelimit.connect(
             settings.redis_url, timeout=settings.redis_timeout
         )
-        self._audit = AuditLog(settings.audit_log)
+        self.audit = AuditLog(settings.audit_log)
 
     async def redis_health(self) -> dict[str, object]:
         state = await self.limiter.probe()
@@ -91,11 +91,33 @@ class Guard:
 
     async def close(self) -> None:
         await self.limiter.close()
-        if self._authenticator is not None:
-            self._authenticator.close()
-        self._audit.close()
+        if self.authenticator is not None:
+            self.authenticator.close()
+        self.audit.close()
 
     async def handle(self, request: Request, request_id: str, forward: Forward) -> AnyResponse:
+        refusal = self.screen(request, request_id)
+        if refusal is not None:
+            return refusal
+        mlflow_path = request.path[len(MOUNT) :]
+        if self.authenticator is None or (
+            (required := ROUTES.required(request.method, mlflow_path)) is None
+        ):
+            refusal = self._size_refusal(request, request_id, mlflow_path)
+            return refusal if refusal is not None else await forward(request, request_id)
+        started = time.perf_counter()
+        key = await self.identify(request, request_id, self.authenticator)
+        if not isinstance(key, KeyInfo):
+            return key
+        refusal = await self.authorise(request, request_id, key, required, mlflow_path)
+        if refusal is None:
+            refusal = self._size_refusal(request, request_id, mlflow_path)
+        response = refusal if refusal is not None else await forward(request, request_id)
+        self._record(request, request_id, key, mlflow_path, response, started)
+        return response
+
+    def screen(self, request: Request, request_id: str) -> Response | None:
+        """The refusal of a request with a key in its URL, or for a Host not served; else None."""
         try:
             reject_key_in_query(request.query_string)
         except KeyInURL as exc:
@@ -104,15 +126,14 @@ class Guard:
             return self._refuse(
                 request_id, "host", 421, MISDIRECTED_REQUEST, "this server does not serve that Host"
             )
-        mlflow_path = request.path[len(MOUNT) :]
-        if self._authenticator is None or (
-            (required := ROUTES.required(request.method, mlflow_path)) is None
-        ):
-            refusal = self._size_refusal(request, request_id, mlflow_path)
-            return refusal if refusal is not None else await forward(request, request_id)
-        started = time.perf_counter()
+        return None
+
+    async def identify(
+        self, request: Request, request_id: str, authenticator: Authenticator
+    ) -> KeyInfo | Response:
+        """The valid key the request presents, else the 401 to answer."""
         try:
-            key = await self._authenticator.authenticate(
+            return await authenticator.authenticate(
                 presented_key(request.headers, request.headers.getall("Authorization", []))
             )
         except Unauthenticated as exc:
@@ -126,34 +147,34 @@ class Guard:
             )
             refusal.headers["WWW-Authenticate"] = CHALLENGE
             return refusal
-        response: AnyResponse
+
+    async def authorise(
+        self, request: Request, request_id: str, key: KeyInfo, required: Scope, path: str
+    ) -> Response | None:
+        """The 403 when the key's scope does not cover `required`, the 429 when its rate
+        limit is spent; else None. Every answer to the key says where its limit stands."""
         if not key.scope.allows(required):
-            response = self._refuse(
+            return self._refuse(
                 request_id,
                 "scope",
                 403,
                 PERMISSION_DENIED,
                 f"key {key.id} has scope {key.scope.value}; "
-                f"{request.method} {mlflow_path} needs {required.value}",
+                f"{request.method} {path} needs {required.value}",
             )
-        else:
-            decision = await self.limiter.check(key.id, key.rate)
-            if decision is not None:
-                request.response_headers.extend(decision.headers().items())
-            if decision is not None and not decision.allowed:
-                response = self._refuse(
-                    request_id,
-                    "rate_limit",
-                    429,
-                    REQUEST_LIMIT_EXCEEDED,
-                    f"key {key.id} is limited to {key.rate}; retry in "
-                    f"{decision.retry_after_seconds} s",
-                )
-            else:
-                refusal = self._size_refusal(request, request_id, mlflow_path)
-                response = refusal if refusal is not None else await forward(request, request_id)
-        self._record(request, request_id, key, mlflow_path, response, started)
-        return response
+        decision = await self.limiter.check(key.id, key.rate)
+        if decision is None:
+            return None
+        request.response_headers.extend(decision.headers().items())
+        if decision.allowed:
+            return None
+        return self._refuse(
+            request_id,
+            "rate_limit",
+            429,
+            REQUEST_LIMIT_EXCEEDED,
+            f"key {key.id} is limited to {key.rate}; retry in {decision.retry_after_seconds} s",
+        )
 
     def _size_refusal(self, request: Request, request_id: str, mlflow_path: str) -> Response | None:
         """The refusal of a body whose declared size is over its route's limit, if it is."""
@@ -202,7 +223,7 @@ class Guard:
         response: AnyResponse,
         started: float,
     ) -> None:
-        self._audit.record(
+        self.audit.record(
             request_id=request_id,
             key_id=key.id,
             scope=key.scope.value,

@@ -13,14 +13,16 @@ import base64
 import binascii
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.parse import parse_qsl
 
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.store import KeyInfo, KeyStore
 
+T = TypeVar("T")
 MAX_CACHE_SECONDS = 1.0
 _QUERY_KEY_NAMES = frozenset({"api_key", "apikey", "api-key", "x-api-key", "access_token", "key"})
 _QUERY_MARKERS = ("%", tokens.PREFIX, "key", "token")  # every way to spell one
@@ -119,6 +121,11 @@ class Authenticator:
             del self._in_flight[digest]
         self._remember(digest, key, time.monotonic() + self._cache_seconds)
         return key
+
+    async def in_store(self, operation: Callable[[KeyStore], T]) -> T:
+        """Run `operation` on the key store in the lookup threads (the key admin API's SQL)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, operation, self._store)
 
     def _remember(self, digest: str, key: KeyInfo | None, until: float) -> None:
         self._cache[digest] = (until, key)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hokusai_platform.keys import database, tokens
 from hokusai_platform.keys.models import ApiKey
-from hokusai_platform.keys.rates import Rate
+from hokusai_platform.keys.rates import DEFAULT_RATE, Rate
 from hokusai_platform.keys.scopes import Scope
 
 
@@ -156,6 +156,10 @@ class KeyStore:
             row = self._changeable_row(session, key_id)
             row.rate_limit, row.rate_period_seconds = rate.limit, rate.period_seconds
             return KeyInfo.of(row)
+
+    def clear_rate(self, key_id: str) -> KeyInfo:
+        """Back to the rate limit a new key gets."""
+        return self.set_rate(key_id, DEFAULT_RATE)
 
     def rotate(self, key_id: str) -> IssuedKey:
         """A new secret for the same key id, scope and limits; the old secret stops working."""

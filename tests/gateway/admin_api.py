@@ -1,0 +1,77 @@
+"""Gateways that enforce keys, and calls to their key admin API, for the admin API's tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from processes import Server, start_gateway
+from security.secured import GENEROUS, request
+
+from hokusai_platform.keys.scopes import Scope
+from hokusai_platform.keys.store import KeyStore
+
+KEYS = "/api/admin/v1/keys"
+SEARCH = "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def first_admin_key(database_url: str) -> str:
+    """The bootstrap: an admin key made on the database itself, as `hokusai keys create` does."""
+    store = KeyStore.open(database_url)
+    try:
+        return store.create("operator", Scope.ADMIN, GENEROUS).secret
+    finally:
+        store.close()
+
+
+def start_keyed_gateway(
+    directory: Path, database_url: str, mlflow_url: str, redis_url: str, **env: str
+) -> tuple[Server, str]:
+    return start_gateway(
+        directory / "gateway.log",
+        {
+            "HOKUSAI_AUTH": "required",
+            "HOKUSAI_DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "MLFLOW_SERVER_URL": mlflow_url,
+            **env,
+        },
+    )
+
+
+@dataclass
+class AdminApi:
+    """A gateway's key admin API, called with `key` unless a call says otherwise."""
+
+    url: str
+    key: str
+
+    def call(
+        self,
+        method: str,
+        path: str = "",
+        body: object = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        """Status, headers (lower-cased names) and JSON document of one call to KEYS + path."""
+        data = b"" if body is None else json.dumps(body).encode()
+        status, answer_headers, answer = request(
+            self.url, method, KEYS + path, bearer(self.key) if headers is None else headers, data
+        )
+        return status, answer_headers, json.loads(answer)
+
+    def create(self, **fields: object) -> tuple[str, dict[str, Any]]:
+        """A new key's secret and its description."""
+        status, _, document = self.call("POST", body=fields)
+        assert status == 201, document
+        return document["secret"], document["key"]
+
+    def proxied_status(self, key: str) -> int:
+        """What the MLflow proxy answers a search made with `key`."""
+        return request(self.url, "GET", SEARCH, bearer(key))[0]
