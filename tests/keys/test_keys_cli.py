@@ -79,6 +79,20 @@ def test_revoke_and_rotate_by_id(url: str) -> None:
     assert "revoked" in hokusai(url, "list").stdout
 
 
+def test_limits_are_shown_set_and_cleared(url: str) -> None:
+    hokusai(url, "create", "--name", "limited", "--rate-limit", "5/s")
+    [key] = _listed(url)
+    shown = hokusai(url, "limits", str(key["id"]))
+    assert shown.returncode == 0 and shown.stdout == f"{key['id']} (limited) is limited to 5/s.\n"
+    assert (
+        "is limited to 20/min."
+        in hokusai(url, "limits", str(key["id"]), "--rate-limit", "20/m").stdout
+    )
+    assert [listed["rate_limit"] for listed in _listed(url)] == ["20/min"]
+    assert "is limited to 600/min." in hokusai(url, "limits", str(key["id"]), "--clear").stdout
+    assert [listed["rate_limit"] for listed in _listed(url)] == ["600/min"]
+
+
 def test_migrate_reports_the_revision(url: str) -> None:
     answer = hokusai(url, "migrate")
     assert answer.returncode == 0
@@ -96,6 +110,9 @@ def test_migrate_reports_the_revision(url: str) -> None:
         (("create", "--name", " "), "must not be empty"),
         (("revoke", "key_nope"), "no key with id 'key_nope'"),
         (("rotate", "key_nope"), "no key with id 'key_nope'"),
+        (("limits", "key_nope", "--clear"), "no key with id 'key_nope'"),
+        (("limits", "key_x", "--clear", "--rate-limit", "1/s"), "not both"),
+        (("--url", "http://127.0.0.1:1", "migrate"), "not --url"),
     ],
 )
 def test_bad_input_is_one_clear_error_line(url: str, args: tuple[str, ...], message: str) -> None:

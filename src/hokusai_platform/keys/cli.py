@@ -1,8 +1,10 @@
-"""`hokusai keys …`: create, list, revoke and rotate API keys in the keys database."""
+"""`hokusai keys …`: create, list, revoke, rotate and limit API keys, in the keys database or,
+with `--url`, through a gateway's key admin API (`keys.remote`)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hokusai_platform.keys import database
-from hokusai_platform.keys.rates import Rate, parse_rate
+from hokusai_platform.keys.rates import DEFAULT_RATE, Rate, parse_rate
+from hokusai_platform.keys.remote import RemoteError, RemoteKeys
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore, UnknownKey
 from hokusai_platform.settings import database_url
@@ -69,6 +72,20 @@ def _store() -> Iterator[KeyStore]:
         store.close()
 
 
+@contextmanager
+def _keys() -> Iterator[KeyStore | RemoteKeys]:
+    """The keys database, or the key admin API of the gateway `--url` names."""
+    url = click.get_current_context().obj
+    if not url:
+        with _store() as store:
+            yield store
+        return
+    try:
+        yield RemoteKeys.connect(url, os.environ)
+    except RemoteError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _safe(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -92,14 +109,28 @@ def _announce(issued: IssuedKey, verb: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def keys() -> None:
+@click.option(
+    "--url",
+    envvar="HOKUSAI_URL",
+    metavar="URL",
+    help="Manage keys through the gateway at URL, e.g. http://gateway:8001, with the admin key "
+    "in HOKUSAI_ADMIN_KEY [env HOKUSAI_URL; default: the database itself].",
+)
+@click.pass_context
+def keys(ctx: click.Context, url: str | None) -> None:
     """Manage API keys for the registry API [env HOKUSAI_DATABASE_URL].
 
     \b
     Clients send a key as `Authorization: Bearer <key>` (MLFLOW_TRACKING_TOKEN), as
     `X-API-Key: <key>`, or as the password of HTTP Basic (MLFLOW_TRACKING_PASSWORD).
     Only a hash of each key is stored; a lost key cannot be recovered, only rotated.
+
+    \b
+    Without database access, through a gateway's key admin API (same commands, same output):
+      export HOKUSAI_ADMIN_KEY=hk_live_…   # an admin key; never a flag, so no shell history
+      hokusai keys --url https://registry.example.com list
     """
+    ctx.obj = url
 
 
 @keys.command()
@@ -115,7 +146,7 @@ def keys() -> None:
 @click.option(
     "--rate-limit",
     type=RATE,
-    default="600/min",
+    default=str(DEFAULT_RATE),
     show_default=True,
     help="Requests allowed, e.g. 10/s, 600/min, 5000/hour, 100000/day.",
 )
@@ -124,7 +155,7 @@ def create(name: str, scope: str, expires: timedelta | None, rate_limit: Rate) -
     if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="--name")
     expires_at = datetime.now(UTC) + expires if expires is not None else None
-    with _store() as store:
+    with _keys() as store:
         _announce(store.create(name.strip(), Scope(scope), rate_limit, expires_at), "Created")
 
 
@@ -132,7 +163,7 @@ def create(name: str, scope: str, expires: timedelta | None, rate_limit: Rate) -
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 def list_keys(as_json: bool) -> None:
     """List keys (never their secrets)."""
-    with _store() as store:
+    with _keys() as store:
         found = store.list()
     if as_json:
         click.echo(json.dumps([key.to_json() for key in found], indent=2))
@@ -167,7 +198,7 @@ def _row(key: KeyInfo, now: datetime) -> tuple[str, ...]:
 @click.argument("key_id")
 def revoke(key_id: str) -> None:
     """Revoke a key; every gateway refuses it within a second."""
-    with _store() as store:
+    with _keys() as store:
         key = store.revoke(key_id)
     click.echo(f"Revoked {key.id} ({key.name}).")
 
@@ -176,13 +207,35 @@ def revoke(key_id: str) -> None:
 @click.argument("key_id")
 def rotate(key_id: str) -> None:
     """Give a key a new secret (printed once); the old secret stops working within a second."""
-    with _store() as store:
+    with _keys() as store:
         _announce(store.rotate(key_id), "Rotated")
+
+
+@keys.command()
+@click.argument("key_id")
+@click.option("--rate-limit", type=RATE, help="A new limit, e.g. 10/s, 600/min, 5000/hour.")
+@click.option("--clear", is_flag=True, help=f"Back to the default, {DEFAULT_RATE}.")
+def limits(key_id: str, rate_limit: Rate | None, clear: bool) -> None:
+    """Show a key's rate limit, set it or clear it; every gateway applies it within a second."""
+    if rate_limit is not None and clear:
+        raise click.UsageError("give --rate-limit or --clear, not both")
+    with _keys() as store:
+        if clear:
+            key = store.clear_rate(key_id)
+        elif rate_limit is not None:
+            key = store.set_rate(key_id, rate_limit)
+        else:
+            key = store.get(key_id)
+    click.echo(f"{key.id} ({key.name}) is limited to {key.rate}.")
 
 
 @keys.command()
 def migrate() -> None:
     """Create or upgrade the keys database schema (also done on first use)."""
+    if click.get_current_context().obj:
+        raise click.UsageError(
+            "migrate works on the database itself (HOKUSAI_DATABASE_URL), not --url"
+        )
     with _store() as store:
         revision = database.current_revision(store.engine)
     click.echo(f"Keys database {_safe(database_url())} is at revision {revision}.")
