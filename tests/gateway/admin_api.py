@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,17 @@ from typing import Any
 from processes import Server, start_gateway
 from security.secured import GENEROUS, request
 
+from hokusai_platform.keys.auth import MAX_CACHE_SECONDS
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyStore
 
 KEYS = "/api/admin/v1/keys"
 SEARCH = "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+def after_the_key_cache() -> None:
+    """Every gateway has forgotten what it knew of any key before this call."""
+    time.sleep(MAX_CACHE_SECONDS)
 
 
 def bearer(key: str) -> dict[str, str]:

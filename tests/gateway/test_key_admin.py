@@ -14,14 +14,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from admin_api import KEYS, SEARCH, AdminApi, bearer, first_admin_key, start_keyed_gateway
+from admin_api import (
+    KEYS,
+    SEARCH,
+    AdminApi,
+    after_the_key_cache,
+    bearer,
+    first_admin_key,
+    start_keyed_gateway,
+)
 from echo_upstream import EchoUpstream
 from processes import Server
 from security.secured import request
 
 from hokusai_platform.audit import FLUSH_SECONDS
 from hokusai_platform.gateway.key_admin import MAX_BODY_BYTES
-from hokusai_platform.keys.auth import MAX_CACHE_SECONDS
 
 
 @dataclass
@@ -60,11 +67,6 @@ def nothing_reaches_mlflow(echo: EchoUpstream) -> Iterator[None]:
     before = len(echo.received)
     yield
     assert len(echo.received) == before, [r.path for r in echo.received[before:]]
-
-
-def after_the_key_cache() -> None:
-    """Every gateway has forgotten what it knew of a key before this call."""
-    time.sleep(MAX_CACHE_SECONDS)
 
 
 def test_a_created_key_works_at_once_and_its_secret_is_in_that_answer_only(api: AdminApi) -> None:
