@@ -65,11 +65,17 @@ class AdminApi:
         path: str = "",
         body: object = None,
         headers: dict[str, str] | None = None,
+        timeout: float = 10,
     ) -> tuple[int, dict[str, str], Any]:
         """Status, headers (lower-cased names) and JSON document of one call to KEYS + path."""
         data = b"" if body is None else json.dumps(body).encode()
         status, answer_headers, answer = request(
-            self.url, method, KEYS + path, bearer(self.key) if headers is None else headers, data
+            self.url,
+            method,
+            KEYS + path,
+            bearer(self.key) if headers is None else headers,
+            data,
+            timeout,
         )
         return status, answer_headers, json.loads(answer)
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -37,6 +40,7 @@ class Deployment:
     audit: Path
     log: Path
     write_key: str
+    database: Path
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,7 @@ def deployment(
     )
     api = AdminApi(url, admin_key)
     write_key, _ = api.create(name="ci", scope="write")
-    yield Deployment(api, audit, server.log, write_key)
+    yield Deployment(api, audit, server.log, write_key, directory / "keys.db")
     server.stop()
 
 
@@ -288,6 +292,34 @@ def test_every_action_leaves_one_audit_line_and_no_secret(
     for text in (deployment.audit.read_text(), deployment.log.read_text()):
         for leaked in (secret, rotated, api.key):
             assert leaked not in text
+
+
+def test_a_busy_database_holds_up_neither_the_event_loop_nor_readers(
+    api: AdminApi, deployment: Deployment
+) -> None:
+    """A write waits for SQLite's lock (10 s) in a lookup thread, then gets a 503, while the
+    same single-worker gateway goes on answering."""
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def create() -> None:
+        status, _, document = api.call("POST", body={"name": "blocked"}, timeout=30)
+        answers.append((status, document))
+
+    writer = sqlite3.connect(deployment.database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # holds the write lock, as a long migration would
+        waiting = threading.Thread(target=create)
+        waiting.start()
+        time.sleep(0.5)  # the create is now waiting for the lock
+        assert request(api.url, "GET", "/health/live")[0] == 200
+        assert api.call("GET")[0] == 200, "reads go on (WAL) in the other lookup threads"
+        assert waiting.is_alive() and answers == []
+        waiting.join(30)
+    finally:
+        writer.close()
+    [(status, error)] = answers
+    assert (status, error["error_code"]) == (503, "TEMPORARILY_UNAVAILABLE")
+    assert "blocked" not in [key["name"] for key in api.call("GET")[2]["keys"]]
 
 
 def test_the_openapi_document_lists_the_admin_api(api: AdminApi) -> None:

@@ -36,10 +36,15 @@ def secured_env(keys: Keys, redis_url: str, **extra: str) -> dict[str, str]:
 
 
 def request(
-    base: str, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+    base: str,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    timeout: float = 10,
 ) -> tuple[int, dict[str, str], bytes]:
     parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         connection.request(method, path, body=body or None, headers=headers or {})
         answer = connection.getresponse()

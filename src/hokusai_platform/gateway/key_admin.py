@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import NamedTuple, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.http import Request
@@ -260,8 +260,10 @@ class KeyAdmin:
             raise ApiError(409, RESOURCE_CONFLICT, str(exc)) from None
         except UnknownKey as exc:
             raise ApiError(404, RESOURCE_DOES_NOT_EXIST, str(exc)) from None
-        except SQLAlchemyError:
-            log.exception("keys database error")
+        except SQLAlchemyError as exc:
+            # The driver's words only: SQLAlchemy's message would add the statement's values.
+            cause = exc.orig if isinstance(exc, DBAPIError) else exc
+            log.warning("keys database error", extra={"error": str(cause)[:500]})
             raise ApiError(
                 503, TEMPORARILY_UNAVAILABLE, "the keys database did not answer; try again"
             ) from None
