@@ -57,7 +57,8 @@ def cli() -> None:
 )
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
 def serve(host: str | None, port: int | None, workers: int | None, log_level: str) -> None:
-    """Run the registry API: health endpoints and the MLflow proxy at /api/mlflow/*.
+    """Run the registry API: health endpoints, the MLflow proxy at /api/mlflow/*, and the
+    key admin API at /api/admin/v1/keys (see `hokusai keys --help`).
 
     \b
     Configuration comes from the environment:
