@@ -88,3 +88,7 @@ class AdminApi:
     def proxied_status(self, key: str) -> int:
         """What the MLflow proxy answers a search made with `key`."""
         return request(self.url, "GET", SEARCH, bearer(key))[0]
+
+    def rate_limit_of(self, key: str) -> str:
+        """The limit the proxy applies to `key` (its answer's RateLimit-Limit)."""
+        return request(self.url, "GET", SEARCH, bearer(key))[1]["ratelimit-limit"]

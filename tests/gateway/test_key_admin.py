@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import pytest
 from admin_api import (
     KEYS,
-    SEARCH,
     AdminApi,
     after_the_key_cache,
     bearer,
@@ -139,15 +138,15 @@ def test_a_revoked_key_is_refused_within_a_second_and_cannot_come_back(api: Admi
 
 def test_limits_are_set_and_cleared_and_the_rate_limiter_follows(api: AdminApi) -> None:
     secret, key = api.create(name="limited", rate_limit="1000/min")
-    assert request(api.url, "GET", SEARCH, bearer(secret))[1]["ratelimit-limit"] == "1000"
+    assert api.rate_limit_of(secret) == "1000"
     status, _, limited = api.call("PUT", f"/{key['id']}/limits", {"rate_limit": "7/s"})
     assert status == 200 and limited["key"]["rate_limit"] == "7/s"
     after_the_key_cache()
-    assert request(api.url, "GET", SEARCH, bearer(secret))[1]["ratelimit-limit"] == "7"
+    assert api.rate_limit_of(secret) == "7"
     status, _, cleared = api.call("DELETE", f"/{key['id']}/limits")
     assert status == 200 and cleared["key"]["rate_limit"] == "600/min"
     after_the_key_cache()
-    assert request(api.url, "GET", SEARCH, bearer(secret))[1]["ratelimit-limit"] == "600"
+    assert api.rate_limit_of(secret) == "600"
 
 
 @pytest.mark.parametrize(
