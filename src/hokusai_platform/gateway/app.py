@@ -93,7 +93,7 @@ class Gateway:
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
         )
         self.guard = Guard(settings)
-        self.key_admin = key_admin.KeyAdmin(self.guard)
+        self.key_admin = key_admin.handler(self.guard)
         self._access_log = AccessLog() if settings.access_log else None
         self._request_id = RequestIds()  # made in each worker: forked ones get their own
         self._routes: dict[str, Handler] = {
@@ -136,7 +136,7 @@ class Gateway:
             if request.raw_path.startswith(PREFIX):
                 response = await self.guard.handle(request, request_id, self.proxy.handle)
             elif request.raw_path.startswith(key_admin.MOUNT):
-                response = await self.key_admin.handle(request, request_id)
+                response = await self.key_admin(request, request_id)
             else:
                 response = await self._route(request)
         except ClientDisconnected:

@@ -26,6 +26,7 @@ from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.responses import Response, json_response
 from hokusai_platform.gateway.security import Guard
+from hokusai_platform.keys.auth import Authenticator
 from hokusai_platform.keys.rates import DEFAULT_RATE, Rate, parse_rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyRevoked, KeyStore, UnknownKey
@@ -172,9 +173,24 @@ def _issued(issued: IssuedKey, status: int) -> Response:
     return answer
 
 
+def handler(guard: Guard) -> Callable[[Request, str], Awaitable[Response]]:
+    """What answers under `MOUNT`: the key admin API, or without keys (HOKUSAI_AUTH=off) a 404
+    that says why."""
+    if guard.authenticator is None:
+        return _off
+    return KeyAdmin(guard, guard.authenticator).handle
+
+
+async def _off(request: Request, request_id: str) -> Response:
+    return errors.json_error(
+        404, errors.ENDPOINT_NOT_FOUND, "the key admin API is off (HOKUSAI_AUTH=off)"
+    )
+
+
 class KeyAdmin:
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, authenticator: Authenticator) -> None:
         self._guard = guard
+        self._authenticator = authenticator
         self._operations: dict[tuple[str, str], tuple[str, Operation]] = {
             ("", "GET"): ("keys.list", self._list),
             ("", "POST"): ("keys.create", self._create),
@@ -186,16 +202,11 @@ class KeyAdmin:
         }
 
     async def handle(self, request: Request, request_id: str) -> Response:
-        authenticator = self._guard.authenticator
-        if authenticator is None:
-            return errors.json_error(
-                404, errors.ENDPOINT_NOT_FOUND, "the key admin API is off (HOKUSAI_AUTH=off)"
-            )
         refusal = self._guard.screen(request, request_id)
         if refusal is not None:
             return refusal
         started = time.perf_counter()
-        caller = await self._guard.identify(request, request_id, authenticator)
+        caller = await self._guard.identify(request, request_id, self._authenticator)
         if not isinstance(caller, KeyInfo):
             return caller
         found = self._find(request)
@@ -252,10 +263,8 @@ class KeyAdmin:
             return Done(errors.json_error(exc.status, exc.error_code, str(exc)), key_id or None)
 
     async def _in_store(self, operation: Callable[[KeyStore], T]) -> T:
-        authenticator = self._guard.authenticator
-        assert authenticator is not None, "handle() answers before any operation without keys"
         try:
-            return await authenticator.in_store(operation)
+            return await self._authenticator.in_store(operation)
         except KeyRevoked as exc:
             raise ApiError(409, RESOURCE_CONFLICT, str(exc)) from None
         except UnknownKey as exc:
