@@ -82,7 +82,7 @@ def test_revoke_and_rotate_by_id(url: str) -> None:
 def test_migrate_reports_the_revision(url: str) -> None:
     answer = hokusai(url, "migrate")
     assert answer.returncode == 0
-    assert "revision 0001" in answer.stdout
+    assert "revision 0002" in answer.stdout
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hokusai_platform.keys import database
+from hokusai_platform.keys.errors import UnknownKey
 from hokusai_platform.keys.rates import Rate, parse_rate
 from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore, UnknownKey
+from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore
 from hokusai_platform.settings import database_url
 
 T = TypeVar("T")
