@@ -70,6 +70,8 @@ def load_access(session: Session, key: ApiKey, known: Access | None) -> Access:
     """`key`'s snapshot; `known` itself when nothing it depends on changed since."""
     scope = Scope(key.scope)
     default = None if key.default_permission is None else Level[key.default_permission]
+    # Read with the key, before its grants: a change committed in between is in this snapshot
+    # or bumps the version past it, so the next refresh rebuilds; it is never missed.
     version = key.grants_version
     if known is not None and known.key_id == key.id and known.version == version:
         return known

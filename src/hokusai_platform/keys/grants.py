@@ -21,7 +21,10 @@ _EXPERIMENT_ID = re.compile(r"[0-9]+")
 
 
 class Level(enum.IntEnum):
-    """MLflow's permission levels, in order: each allows everything the ones below it allow."""
+    """MLflow's permission levels, in order: each allows everything the ones below it allow.
+
+    Compare with `>=`. NO_PERMISSIONS is 0, so falsy: test an optional level with `is None`.
+    """
 
     NO_PERMISSIONS = 0
     READ = 1
