@@ -104,7 +104,11 @@ class Authenticator:
         if not tokens.is_well_formed(secret):
             raise Unauthenticated("not a Hokusai API key")
         digest = tokens.digest_of(secret)
-        caller = await self._lookup(secret, digest, fresh)
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic() and not fresh:
+            caller = cached[1]
+        else:
+            caller = await self._refresh(secret, digest, cached, fresh)
         if caller is None:
             raise Unauthenticated(f"unknown key {tokens.PREFIX}{tokens.lookup_of(secret)}…")
         key = caller.key
@@ -114,10 +118,13 @@ class Authenticator:
             raise Unauthenticated(f"key {key.id} expired at {key.expires_at}")
         return caller
 
-    async def _lookup(self, secret: str, digest: str, fresh: bool) -> Caller | None:
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > time.monotonic() and not fresh:
-            return cached[1]
+    async def _refresh(
+        self,
+        secret: str,
+        digest: str,
+        cached: tuple[float, Caller | None] | None,
+        fresh: bool,
+    ) -> Caller | None:
         pending = self._in_flight.get(digest)
         if pending is not None and not fresh:
             return await asyncio.shield(pending)
