@@ -1,5 +1,6 @@
-"""The audit log: one JSON line per authenticated request, to stderr or to a file; a request
-to the key admin API also says which action it took on which key.
+"""The audit log: one JSON line per authenticated request (a request to the key admin API also
+says which action it took on which key), and one per change made with
+`hokusai keys|grants|teams`, to stderr or to a file.
 
 Lines are gathered for at most `FLUSH_SECONDS` and written in writes of whole lines: a write
 per request (and the logging module's per-record machinery) cost more than the rest of the
@@ -11,6 +12,7 @@ key check. The lines of every worker process stay whole: a file is opened for ap
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import sys
 import time
@@ -21,15 +23,43 @@ from hokusai_platform import logs
 FLUSH_SECONDS = 0.2
 
 
+def _open(path: str) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+
+def record_change(sink: str, action: str, **fields: object) -> None:
+    """One line, written at once, for a change to keys, teams or grants: what, by whom."""
+    entry = {
+        "ts": round(time.time(), 3),
+        "logger": "hokusai.audit",
+        "action": action,
+        "actor": _actor(),
+        **fields,
+    }
+    line = logs.json_line(entry) + "\n"
+    if sink == "stderr":
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        return
+    fd = _open(sink)
+    try:
+        os.write(fd, line.encode())  # one O_APPEND write: concurrent writers' lines stay whole
+    finally:
+        os.close(fd)
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name: a container's numeric user
+        return f"uid {os.getuid()}"
+
+
 class AuditLog:
     def __init__(self, sink: str) -> None:
         """`sink` is "stderr" or the path of a file to append to."""
         self._owned = sink != "stderr"
-        self._fd = (
-            os.open(sink, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-            if self._owned
-            else sys.stderr.fileno()
-        )
+        self._fd = _open(sink) if self._owned else sys.stderr.fileno()
         self._pending: list[str] = []
         self._flush_scheduled = False
 

@@ -18,6 +18,8 @@ LAZY_COMMANDS = {
     "status": "hokusai_platform.stack.commands:status",
     "down": "hokusai_platform.stack.commands:down",
     "keys": "hokusai_platform.keys.cli:keys",
+    "grants": "hokusai_platform.keys.grants_cli:grants",
+    "teams": "hokusai_platform.keys.grants_cli:teams",
     "discovery": "hokusai_platform.discovery.cli:discovery",
     "doctor": "hokusai_platform.doctor.command:doctor",
     "infra": "hokusai_platform.infra.cli:infra",

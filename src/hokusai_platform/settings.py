@@ -88,6 +88,12 @@ def database_url(env: Mapping[str, str] | None = None) -> str:
     return f"sqlite:///{(data_dir / 'hokusai.db').resolve()}"
 
 
+def audit_sink(env: Mapping[str, str] | None = None) -> str:
+    """`HOKUSAI_AUDIT_LOG`: "stderr" (the default) or the path of a file to append to."""
+    env = os.environ if env is None else env
+    return env.get("HOKUSAI_AUDIT_LOG", "").strip() or "stderr"
+
+
 def redis_url(env: Mapping[str, str]) -> str | None:
     """`REDIS_URL`, else `REDIS_HOST` (a host, or host:port as Terraform gives it) and
     `REDIS_PORT`; None when neither is set."""
@@ -252,7 +258,7 @@ class Settings:
             auth_required=_choice(env, "HOKUSAI_AUTH", "required", ("required", "off"))
             == "required",
             key_cache_seconds=_key_cache_seconds(env, cls.key_cache_seconds),
-            audit_log=env.get("HOKUSAI_AUDIT_LOG", "").strip() or cls.audit_log,
+            audit_log=audit_sink(env),
             metrics_port=_port(env, "HOKUSAI_METRICS_PORT", 0) or None,
             max_header_bytes=_bytes(env, "HOKUSAI_MAX_HEADER_BYTES", cls.max_header_bytes),
             max_json_body_bytes=_bytes(env, "HOKUSAI_MAX_JSON_BODY_BYTES", cls.max_json_body_bytes),

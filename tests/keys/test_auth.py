@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hokusai_cli import hokusai
 
 from hokusai_platform.keys import tokens
+from hokusai_platform.keys.access import Access
 from hokusai_platform.keys.auth import (
     Authenticator,
     KeyInURL,
@@ -19,9 +21,10 @@ from hokusai_platform.keys.auth import (
     presented_key,
     reject_key_in_query,
 )
+from hokusai_platform.keys.grants import Level, Resource
 from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.keys.store import KeyInfo, KeyStore
+from hokusai_platform.keys.store import Caller, KeyInfo, KeyStore
 
 KEY = tokens.new_secret()
 
@@ -86,19 +89,23 @@ def test_ordinary_query_strings_pass() -> None:
 
 
 class CountingStore(KeyStore):
-    """The real store, counting how often the database is asked."""
+    """The real store, counting how often the database is asked, and what it is given."""
 
     finds = 0
+    presented: list[object]
 
-    def find(self, secret: str) -> KeyInfo | None:
+    def identify(self, presented: tokens.Presented, known: Access | None = None) -> Caller | None:
         self.finds += 1
+        self.presented.append(presented)
         time.sleep(0.01)
-        return super().find(secret)
+        return super().identify(presented, known)
 
 
 @pytest.fixture
 def counting_store(store: KeyStore) -> Iterator[CountingStore]:
-    yield CountingStore(store.engine)
+    counting = CountingStore(store.engine)
+    counting.presented = []
+    yield counting
 
 
 def test_lookups_are_cached_and_concurrent_misses_share_one_query(
@@ -117,6 +124,9 @@ def test_lookups_are_cached_and_concurrent_misses_share_one_query(
     keys = asyncio.run(scenario())
     assert {key.id for key in keys} == {issued.info.id}
     assert counting_store.finds == 1
+    assert counting_store.presented == [tokens.parse(issued.secret)], (
+        "the store is handed the key checked and digested, not the secret to do it again"
+    )
 
 
 def test_revocation_bites_within_one_second(store: KeyStore) -> None:
@@ -162,6 +172,53 @@ def test_the_cache_is_bounded(store: KeyStore) -> None:
 
     asyncio.run(flood())
     assert len(authenticator._cache) == 5
+
+
+def test_a_grant_made_by_another_process_counts_within_one_second(
+    store: KeyStore, database_url: str
+) -> None:
+    issued = store.create("alice", Scope.WRITE, Rate(10, 1), default=Level.NO_PERMISSIONS)
+    authenticator = Authenticator(store, cache_seconds=1.0)
+    model = "alice/sentiment"
+
+    before = asyncio.run(authenticator.identify(issued.secret))
+    assert before.access.for_model(model) is Level.NO_PERMISSIONS
+    granted = hokusai(
+        database_url, "grants", "add", f"key:{issued.info.id}", "model:alice/*", "EDIT"
+    )
+    assert granted.returncode == 0, granted.stderr
+    granted_at = time.monotonic()
+
+    async def until_granted() -> float:
+        while time.monotonic() - granted_at < 5:
+            caller = await authenticator.identify(issued.secret)
+            if caller.access.for_model(model) is Level.EDIT:
+                return time.monotonic() - granted_at
+            await asyncio.sleep(0.01)
+        return float("inf")
+
+    assert asyncio.run(until_granted()) <= 1.05
+
+
+def test_fresh_sees_a_grant_at_once_and_unchanged_grants_keep_their_snapshot(
+    counting_store: CountingStore,
+) -> None:
+    issued = counting_store.create("bob", Scope.WRITE, Rate(10, 1), default=Level.NO_PERMISSIONS)
+    authenticator = Authenticator(counting_store, cache_seconds=1.0)
+
+    async def scenario() -> None:
+        first = await authenticator.identify(issued.secret)
+        again = await authenticator.identify(issued.secret, fresh=True)
+        assert again.access is first.access, "no grant changed: the snapshot is reused"
+        counting_store.grants.grant_owner(issued.info.id, Resource.experiment("7"))
+        cached = await authenticator.identify(issued.secret)
+        assert cached.access.for_experiment("7") is Level.NO_PERMISSIONS
+        fresh = await authenticator.identify(issued.secret, fresh=True)
+        assert fresh.access.for_experiment("7") is Level.MANAGE
+        assert (await authenticator.identify(issued.secret)).access is fresh.access
+
+    asyncio.run(scenario())
+    assert counting_store.finds == 3
 
 
 def test_store_operations_run_in_the_lookup_threads_not_the_event_loop(store: KeyStore) -> None:

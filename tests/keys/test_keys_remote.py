@@ -9,12 +9,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from gateway.admin_api import AdminApi, first_admin_key, start_keyed_gateway
 from gateway.echo_upstream import echo_upstream
-from processes import executable, free_port
+from hokusai_cli import assert_one_error_line, hokusai
+from processes import free_port
+
+# A database the remote mode must never touch: any use of it would fail the command.
+NO_DATABASE = "postgresql://nobody@127.0.0.1:1/keys"
 
 
 @dataclass
@@ -24,30 +27,26 @@ class Remote:
     admin_key: str
     mlflow_url: str
 
-    def keys(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        """`hokusai keys --url <gateway> …` with the admin key, and no database in sight."""
-        return run_keys(("--url", self.url, *args), **{"HOKUSAI_ADMIN_KEY": self.admin_key, **env})
+    def keys(self, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+        """`hokusai keys --url <gateway> …` with the admin key, and no database in reach."""
+        return hokusai(
+            NO_DATABASE,
+            "keys",
+            "--url",
+            self.url,
+            *args,
+            **{"HOKUSAI_ADMIN_KEY": self.admin_key, **variables},
+        )
 
     def local(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The same command on the database itself."""
-        return run_keys(args, HOKUSAI_DATABASE_URL=self.database_url)
+        return hokusai(self.database_url, "keys", *args)
 
 
-def run_keys(args: tuple[str, ...], **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [executable("hokusai"), "keys", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", **env},
-    )
-
-
-def assert_one_error_line(answer: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert answer.returncode == 1, answer
+def assert_failed_saying(answer: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    for fragment in fragments:
+        assert_one_error_line(answer, fragment)
     assert answer.stdout == ""
-    [line] = answer.stderr.splitlines()
-    assert line.startswith("Error: ") and all(fragment in line for fragment in fragments), line
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +71,7 @@ def test_create_prints_the_secret_alone_and_the_key_works(remote: Remote) -> Non
         created.stderr
     )
     assert "shown only this once" in created.stderr
+    assert "{" not in created.stderr, "the gateway audits the change, not this machine"
     assert AdminApi(remote.url, remote.admin_key).proxied_status(secret) == 200
 
 
@@ -102,36 +102,60 @@ def test_rotate_revoke_and_limits_through_the_api(remote: Remote) -> None:
     assert cleared.stdout == f"{key_id} (cycled) is limited to 600/min.\n"
     revoked = remote.keys("revoke", key_id)
     assert revoked.returncode == 0 and revoked.stdout == f"Revoked {key_id} (cycled).\n"
-    assert_one_error_line(remote.keys("rotate", key_id), "409 RESOURCE_CONFLICT", "revoked")
+    assert_failed_saying(remote.keys("rotate", key_id), "409 RESOURCE_CONFLICT", "revoked")
 
 
 def test_hokusai_url_in_the_environment_is_the_same_as_the_flag(remote: Remote) -> None:
-    answer = run_keys(
-        ("list", "--json"), HOKUSAI_URL=remote.url, HOKUSAI_ADMIN_KEY=remote.admin_key
+    answer = hokusai(
+        NO_DATABASE,
+        "keys",
+        "list",
+        "--json",
+        HOKUSAI_URL=remote.url,
+        HOKUSAI_ADMIN_KEY=remote.admin_key,
     )
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout == remote.local("list", "--json").stdout
 
 
 def test_mistakes_are_one_line(remote: Remote) -> None:
-    assert_one_error_line(
+    assert_failed_saying(
         remote.keys("revoke", "key_0000000000000000"), "404 RESOURCE_DOES_NOT_EXIST", "key_0000"
     )
-    assert_one_error_line(
+    assert_failed_saying(
         remote.keys("create", "--name", "two\nlines"), "400 INVALID_PARAMETER_VALUE", "name:"
     )
-    assert_one_error_line(
+    assert_failed_saying(
         remote.keys("list", HOKUSAI_ADMIN_KEY="hk_live_" + "A" * 43),
         "401 UNAUTHENTICATED",
         "HOKUSAI_ADMIN_KEY is not a valid key there",
     )
     write_key = remote.keys("create", "--name", "writer", "--scope", "write").stdout.strip()
-    assert_one_error_line(
+    assert_failed_saying(
         remote.keys("list", HOKUSAI_ADMIN_KEY=write_key), "403 PERMISSION_DENIED", "needs admin"
     )
-    assert_one_error_line(
-        run_keys(("--url", remote.url, "list")), "HOKUSAI_ADMIN_KEY: not set", remote.url
+    assert_failed_saying(
+        hokusai(NO_DATABASE, "keys", "--url", remote.url, "list"),
+        "HOKUSAI_ADMIN_KEY: not set",
+        remote.url,
     )
+
+
+def test_what_the_api_does_not_offer_says_so(remote: Remote) -> None:
+    for command in [("show", "key_x"), ("set-default", "key_x", "READ"), ("migrate",)]:
+        assert_failed_saying(
+            remote.keys(*command), f"`hokusai keys {command[0]}` works on the database itself"
+        )
+
+
+def test_a_default_permission_is_set_through_the_api_too(remote: Remote) -> None:
+    created = remote.keys(
+        "create", "--name", "contributor", "--scope", "write", "--default-permission", "READ"
+    )
+    assert created.returncode == 0, created.stderr
+    assert "(contributor, scope write, 600/min, default READ)" in created.stderr
+    shown = remote.local("show", "--json", created.stderr.split()[1])
+    assert json.loads(shown.stdout)["default_permission"] == "READ"
 
 
 @pytest.mark.parametrize(
@@ -146,18 +170,12 @@ def test_mistakes_are_one_line(remote: Remote) -> None:
     ],
 )
 def test_an_unusable_url_is_one_line(remote: Remote, url: str, fragments: tuple[str, ...]) -> None:
-    answer = run_keys(
-        (
-            "--url",
-            url.format(free=free_port(), gateway=remote.url, mlflow=remote.mlflow_url),
-            "list",
-        ),
-        HOKUSAI_ADMIN_KEY=remote.admin_key,
-    )
-    assert_one_error_line(answer, *fragments)
+    url = url.format(free=free_port(), gateway=remote.url, mlflow=remote.mlflow_url)
+    answer = hokusai(NO_DATABASE, "keys", "--url", url, "list", HOKUSAI_ADMIN_KEY=remote.admin_key)
+    assert_failed_saying(answer, *fragments)
 
 
-def test_a_redirect_is_not_followed_with_the_admin_key(remote: Remote, tmp_path: Path) -> None:
+def test_a_redirect_is_not_followed_with_the_admin_key(remote: Remote) -> None:
     received: list[str | None] = []
 
     class Redirect(BaseHTTPRequestHandler):
@@ -174,12 +192,16 @@ def test_a_redirect_is_not_followed_with_the_admin_key(remote: Remote, tmp_path:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        answer = run_keys(
-            ("--url", f"http://127.0.0.1:{server.server_port}", "list"),
+        answer = hokusai(
+            NO_DATABASE,
+            "keys",
+            "--url",
+            f"http://127.0.0.1:{server.server_port}",
+            "list",
             HOKUSAI_ADMIN_KEY=remote.admin_key,
         )
     finally:
         server.shutdown()
         server.server_close()
-    assert_one_error_line(answer, "redirects to", "/elsewhere")
+    assert_failed_saying(answer, "redirects to", "/elsewhere")
     assert received == [f"Bearer {remote.admin_key}"], "asked once, never at the redirect target"

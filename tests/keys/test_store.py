@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import inspect, text
 
 from hokusai_platform.keys import tokens
+from hokusai_platform.keys.errors import KeyRevoked, UnknownKey
 from hokusai_platform.keys.rates import DEFAULT_RATE, Rate
 from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.keys.store import KeyRevoked, KeyStore, UnknownKey
+from hokusai_platform.keys.store import KeyStore
 
 RATE = Rate(600, 60)
 

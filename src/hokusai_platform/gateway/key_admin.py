@@ -27,9 +27,11 @@ from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.responses import Response, json_response
 from hokusai_platform.gateway.security import Guard
 from hokusai_platform.keys.auth import Authenticator
+from hokusai_platform.keys.errors import KeyRevoked, UnknownKey
+from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.rates import DEFAULT_RATE, Rate, parse_rate
 from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyRevoked, KeyStore, UnknownKey
+from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore
 
 log = logging.getLogger("hokusai.key_admin")
 
@@ -49,7 +51,7 @@ MAX_NAME_CHARS = 200  # the database column's
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 RESOURCE_CONFLICT = "RESOURCE_CONFLICT"
 TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
-NEW_KEY_FIELDS = ("name", "scope", "rate_limit", "expires_at")
+NEW_KEY_FIELDS = ("name", "scope", "rate_limit", "expires_at", "default_permission")
 LIMITS_FIELDS = ("rate_limit",)
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -146,6 +148,16 @@ def _rate(fields: Mapping[str, object], default: Rate | None = None) -> Rate:
         return parse_rate(text)
     except ValueError as exc:
         raise _invalid("rate_limit", str(exc)) from None
+
+
+def _default_permission(fields: Mapping[str, object]) -> Level | None:
+    """The key's level on what no grant names; None: the level its scope implies."""
+    if fields.get("default_permission") is None:
+        return None
+    try:
+        return Level.parse(_text(fields, "default_permission"))
+    except ValueError as exc:
+        raise _invalid("default_permission", str(exc)) from None
 
 
 def _expires_at(fields: Mapping[str, object]) -> datetime | None:
@@ -285,7 +297,10 @@ class KeyAdmin:
         fields = await _json_object(request, NEW_KEY_FIELDS)
         name, scope = _name(fields), _scope(fields)
         rate, expires_at = _rate(fields, DEFAULT_RATE), _expires_at(fields)
-        issued = await self._in_store(lambda store: store.create(name, scope, rate, expires_at))
+        default = _default_permission(fields)
+        issued = await self._in_store(
+            lambda store: store.create(name, scope, rate, expires_at, default)
+        )
         key = issued.info.to_json()
         change = {field: key[field] for field in NEW_KEY_FIELDS}
         return Done(_issued(issued, 201), issued.info.id, change)

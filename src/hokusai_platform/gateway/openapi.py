@@ -13,6 +13,7 @@ from hokusai_platform import __version__
 from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.key_admin import KEY_ID, MAX_BODY_BYTES, MAX_NAME_CHARS
 from hokusai_platform.gateway.responses import Response
+from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.rates import DEFAULT_RATE, MAX_LIMIT
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -69,6 +70,7 @@ _RATE = {
     "example": "600/min",
     "description": f"N/s, N/min, N/hour or N/day, N from 1 to {MAX_LIMIT}",
 }
+_LEVEL = {"type": "string", "enum": [level.name for level in Level]}
 _NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
 _KEY = {
     "type": "object",
@@ -76,6 +78,7 @@ _KEY = {
         "id": {"type": "string"},
         "name": {"type": "string"},
         "scope": {"type": "string", "enum": ["read", "write", "admin"]},
+        "default_permission": {**_LEVEL, "description": "on what no grant names"},
         "rate_limit": _RATE,
         "prefix": {"type": "string", "description": "the secret's first characters"},
         "created_at": {"type": "string", "format": "date-time"},
@@ -107,6 +110,12 @@ _SCHEMAS = {
             "scope": {"type": "string", "enum": ["read", "write", "admin"], "default": "read"},
             "rate_limit": {**_RATE, "default": str(DEFAULT_RATE)},
             "expires_at": {**_NULLABLE_TIME, "description": "in the future; null: never"},
+            "default_permission": {
+                **_LEVEL,
+                "nullable": True,
+                "description": "on what no grant names; null: from the scope (read: READ, "
+                "write: EDIT, admin: MANAGE)",
+            },
         },
     },
     "Limits": {

@@ -1,9 +1,10 @@
 """The gateway's authenticator: which key a request presents, and whether it is good now.
 
 Lookups are cached in-process, bounded in size and in time: a key's answer is reused for at
-most `cache_seconds` (≤ 1 s), which is how long a revocation can take to reach every gateway
-process. Concurrent misses for one key share a single database query, run in a small thread
-pool so the event loop never waits on SQL.
+most `cache_seconds` (≤ 1 s), which is how long a revocation, or a change to the key's grants,
+can take to reach every gateway process. Each answer carries the key's `Access` (its grants,
+indexed); a refresh rebuilds it only when some grant changed. Concurrent misses for one key
+share a single database query, run in a small thread pool so the event loop never waits on SQL.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TypeVar
 from urllib.parse import parse_qsl
 
 from hokusai_platform.keys import tokens
-from hokusai_platform.keys.store import KeyInfo, KeyStore
+from hokusai_platform.keys.store import Caller, KeyInfo, KeyStore
 
 T = TypeVar("T")
 MAX_CACHE_SECONDS = 1.0
@@ -86,49 +87,71 @@ class Authenticator:
         self._store = store
         self._cache_seconds = min(cache_seconds, MAX_CACHE_SECONDS)
         self._cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[float, KeyInfo | None]] = OrderedDict()
-        self._in_flight: dict[str, asyncio.Future[KeyInfo | None]] = {}
+        self._cache: OrderedDict[str, tuple[float, Caller | None]] = OrderedDict()
+        self._in_flight: dict[str, asyncio.Future[Caller | None]] = {}
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="hokusai-keys")
 
     async def authenticate(self, secret: str) -> KeyInfo:
         """The key, if it exists and is neither revoked nor expired; else `Unauthenticated`."""
+        return (await self.identify(secret)).key
+
+    async def identify(self, secret: str, *, fresh: bool = False) -> Caller:
+        """The key and what it may reach, as `authenticate` checks it.
+
+        The answer may be up to `cache_seconds` old; `fresh=True` asks the database now. Ask
+        again with it before refusing a request for want of a grant: a grant made a moment
+        ago (the ownership of what the key just created, maybe by another process) then
+        counts at once, at the cost of one query per refusal.
+        """
         if not tokens.is_well_formed(secret):
             raise Unauthenticated("not a Hokusai API key")
         digest = tokens.digest_of(secret)
-        key = await self._lookup(digest, secret)
-        if key is None:
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic() and not fresh:
+            caller = cached[1]
+        else:
+            caller = await self._refresh(secret, digest, cached, fresh)
+        if caller is None:
             raise Unauthenticated(f"unknown key {tokens.PREFIX}{tokens.lookup_of(secret)}…")
+        key = caller.key
         if key.revoked:
             raise Unauthenticated(f"key {key.id} is revoked")
         if key.expired(datetime.now(UTC)):
             raise Unauthenticated(f"key {key.id} expired at {key.expires_at}")
-        return key
+        return caller
 
-    async def _lookup(self, digest: str, secret: str) -> KeyInfo | None:
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+    async def _refresh(
+        self,
+        secret: str,
+        digest: str,
+        cached: tuple[float, Caller | None] | None,
+        fresh: bool,
+    ) -> Caller | None:
         pending = self._in_flight.get(digest)
-        if pending is not None:
+        if pending is not None and not fresh:
             return await asyncio.shield(pending)
+        presented = tokens.Presented(tokens.lookup_of(secret), digest)
+        known = cached[1].access if cached is not None and cached[1] is not None else None
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self._store.find, secret)
-        self._in_flight[digest] = future
-        try:
-            key = await asyncio.shield(future)
-        finally:
-            del self._in_flight[digest]
-        self._remember(digest, key, time.monotonic() + self._cache_seconds)
-        return key
+        future = loop.run_in_executor(self._executor, self._store.identify, presented, known)
+        if fresh:  # not shared: a query already under way may have begun before the change
+            caller = await future
+        else:
+            self._in_flight[digest] = future
+            try:
+                caller = await asyncio.shield(future)
+            finally:
+                del self._in_flight[digest]
+        self._remember(digest, caller, time.monotonic() + self._cache_seconds)
+        return caller
 
     async def in_store(self, operation: Callable[[KeyStore], T]) -> T:
         """Run `operation` on the key store in the lookup threads (the key admin API's SQL)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, operation, self._store)
 
-    def _remember(self, digest: str, key: KeyInfo | None, until: float) -> None:
-        self._cache[digest] = (until, key)
+    def _remember(self, digest: str, caller: Caller | None, until: float) -> None:
+        self._cache[digest] = (until, caller)
         self._cache.move_to_end(digest)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -1,13 +1,18 @@
-"""`hokusai keys …`: create, list, revoke, rotate and limit API keys, in the keys database or,
-with `--url`, through a gateway's key admin API (`keys.remote`)."""
+"""`hokusai keys …`: create, list, show, revoke, rotate and limit API keys in the keys database,
+or, with `--url`, through a gateway's key admin API (`keys.remote`).
+
+Also what `hokusai grants` and `hokusai teams` share with it: opening the store with one-line
+errors, argument types whose message names the mistake, tables, and the audit line each
+change leaves.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -15,12 +20,15 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from hokusai_platform import audit
 from hokusai_platform.keys import database
+from hokusai_platform.keys.errors import StoreError
+from hokusai_platform.keys.grants import Grant, Level
 from hokusai_platform.keys.rates import DEFAULT_RATE, Rate, parse_rate
 from hokusai_platform.keys.remote import RemoteError, RemoteKeys
 from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore, UnknownKey
-from hokusai_platform.settings import database_url
+from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore
+from hokusai_platform.settings import audit_sink, database_url
 
 T = TypeVar("T")
 _DURATION = re.compile(r"(\d+)([smhdw])")
@@ -35,7 +43,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match[1]) * _DURATION_UNITS[match[2]])
 
 
-class _Parsed(click.ParamType[T, object]):
+class Parsed(click.ParamType[T, object]):
     """A click type from a parse function whose ValueError message is the whole explanation."""
 
     def __init__(self, name: str, parse: Callable[[str], T]) -> None:
@@ -51,12 +59,13 @@ class _Parsed(click.ParamType[T, object]):
             self.fail(str(exc), param, ctx)
 
 
-DURATION = _Parsed("duration", parse_duration)
-RATE = _Parsed("rate", parse_rate)
+DURATION = Parsed("duration", parse_duration)
+RATE = Parsed("rate", parse_rate)
+LEVEL = Parsed("level", Level.parse)
 
 
 @contextmanager
-def _store() -> Iterator[KeyStore]:
+def open_store() -> Iterator[KeyStore]:
     url = database_url()
     try:
         store = KeyStore.open(url)
@@ -64,7 +73,7 @@ def _store() -> Iterator[KeyStore]:
         raise click.ClickException(f"keys database {_safe(url)}: {_first_line(exc)}") from None
     try:
         yield store
-    except UnknownKey as exc:
+    except StoreError as exc:
         raise click.ClickException(str(exc.args[0])) from None
     except SQLAlchemyError as exc:
         raise click.ClickException(f"keys database: {_first_line(exc)}") from None
@@ -77,13 +86,31 @@ def _keys() -> Iterator[KeyStore | RemoteKeys]:
     """The keys database, or the key admin API of the gateway `--url` names."""
     url = click.get_current_context().obj
     if not url:
-        with _store() as store:
+        with open_store() as store:
             yield store
         return
     try:
         yield RemoteKeys.connect(url, os.environ)
     except RemoteError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _on_the_database() -> AbstractContextManager[KeyStore]:
+    """The keys database, for the commands the key admin API does not offer."""
+    context = click.get_current_context()
+    if context.obj:
+        raise click.UsageError(
+            f"`hokusai keys {context.info_name}` works on the database itself"
+            " (HOKUSAI_DATABASE_URL), not through --url"
+        )
+    return open_store()
+
+
+def _record_on_the_database(store: KeyStore | RemoteKeys, action: str, **fields: object) -> None:
+    """The audit line for a change made on the database; through --url, the gateway's own
+    audit log has it, naming the admin key."""
+    if isinstance(store, KeyStore):
+        record(action, **fields)
 
 
 def _safe(url: str) -> str:
@@ -97,11 +124,39 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def record(action: str, **fields: object) -> None:
+    """The audit line for a change just made (`HOKUSAI_AUDIT_LOG`, like the gateway's)."""
+    sink = audit_sink()
+    try:
+        audit.record_change(sink, action, **fields)
+    except OSError as exc:
+        raise click.ClickException(
+            f"{action} done, but the audit log {sink} could not be written: {exc.strerror}"
+        ) from None
+
+
+def echo_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    lines = [header, *rows]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    for line in lines:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+
+
+def echo_grants(grants: Iterable[Grant]) -> None:
+    echo_table(
+        ("PRINCIPAL", "RESOURCE", "LEVEL"),
+        [(str(grant.principal), str(grant.resource), grant.level.name) for grant in grants],
+    )
+
+
 def _announce(issued: IssuedKey, verb: str) -> None:
     key = issued.info
     click.echo(issued.secret)
     click.echo(
         f"{verb} {key.id} ({key.name}, scope {key.scope.value}, {key.rate}"
+        f"{', default ' + key.default_level.name if key.default_permission is not None else ''}"
         f"{', expires ' + key.expires_at.isoformat(timespec='seconds') if key.expires_at else ''})."
         " The key is shown only this once: store it now.",
         err=True,
@@ -150,13 +205,42 @@ def keys(ctx: click.Context, url: str | None) -> None:
     show_default=True,
     help="Requests allowed, e.g. 10/s, 600/min, 5000/hour, 100000/day.",
 )
-def create(name: str, scope: str, expires: timedelta | None, rate_limit: Rate) -> None:
-    """Create a key and print it (once) on stdout."""
+@click.option(
+    "--default-permission",
+    type=LEVEL,
+    help="Level on experiments and models no grant names: READ, EDIT, MANAGE or "
+    "NO_PERMISSIONS [default: read: READ, write: EDIT].",
+)
+def create(
+    name: str,
+    scope: str,
+    expires: timedelta | None,
+    rate_limit: Rate,
+    default_permission: Level | None,
+) -> None:
+    """Create a key and print it (once) on stdout.
+
+    \b
+    A contributor who may change only what they are granted (see `hokusai grants --help`):
+      hokusai keys create --name alice --scope write --default-permission NO_PERMISSIONS
+    """
     if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="--name")
     expires_at = datetime.now(UTC) + expires if expires is not None else None
     with _keys() as store:
-        _announce(store.create(name.strip(), Scope(scope), rate_limit, expires_at), "Created")
+        issued = store.create(
+            name.strip(), Scope(scope), rate_limit, expires_at, default_permission
+        )
+    _announce(issued, "Created")
+    key = issued.info
+    _record_on_the_database(
+        store,
+        "keys.create",
+        key_id=key.id,
+        name=key.name,
+        scope=key.scope.value,
+        default_permission=key.default_level.name,
+    )
 
 
 @keys.command(name="list")
@@ -169,29 +253,91 @@ def list_keys(as_json: bool) -> None:
         click.echo(json.dumps([key.to_json() for key in found], indent=2))
         return
     now = datetime.now(UTC)
-    rows: list[tuple[str, ...]] = [
-        ("ID", "NAME", "SCOPE", "RATE", "PREFIX", "STATUS", "CREATED", "EXPIRES")
-    ]
-    rows += [_row(key, now) for key in found]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    echo_table(
+        ("ID", "NAME", "SCOPE", "DEFAULT", "RATE", "PREFIX", "STATUS", "CREATED", "EXPIRES"),
+        [_row(key, now) for key in found],
+    )
+
+
+def _status(key: KeyInfo, now: datetime) -> str:
+    return "revoked" if key.revoked else "expired" if key.expired(now) else "active"
 
 
 def _row(key: KeyInfo, now: datetime) -> tuple[str, ...]:
-    status = "revoked" if key.revoked else "expired" if key.expired(now) else "active"
     return (
         key.id,
         key.name,
         key.scope.value,
+        key.default_level.name,
         str(key.rate),
         key.prefix + "…",
-        status,
+        _status(key, now),
         key.created_at.strftime("%Y-%m-%d %H:%M"),
         key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "never",
     )
+
+
+@keys.command()
+@click.argument("key_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+def show(key_id: str, as_json: bool) -> None:
+    """What a key may reach: its scope, its default level, its teams and every grant."""
+    with _on_the_database() as store:
+        key = store.get(key_id)
+        reach = store.grants.reach(key_id)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    **key.to_json(),
+                    "teams": list(reach.teams),
+                    "grants": [grant.to_json() for grant in reach.grants],
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(f"{key.id} ({key.name}): scope {key.scope.value}, {_status(key, datetime.now(UTC))}")
+    if key.scope is Scope.ADMIN:
+        click.echo("Admin: MANAGE on every experiment and model; grants are not consulted.")
+    else:
+        origin = (
+            "set on the key"
+            if key.default_permission is not None
+            else f"from scope {key.scope.value}"
+        )
+        click.echo(f"Default on what no grant names: {key.default_level.name} ({origin}).")
+    click.echo(f"Teams: {', '.join(reach.teams) or '(none)'}")
+    if not reach.grants:
+        click.echo("Grants: (none)")
+        return
+    click.echo("Grants, the key's own first (see `hokusai grants --help` for which wins):")
+    echo_grants(reach.grants)
+
+
+def _level_or_scope(text: str) -> Level | None:
+    if text.strip().upper() == "SCOPE":
+        return None
+    try:
+        return Level.parse(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not READ, EDIT, MANAGE, NO_PERMISSIONS or SCOPE") from None
+
+
+@keys.command(name="set-default")
+@click.argument("key_id")
+@click.argument("level", type=Parsed("level", _level_or_scope), metavar="LEVEL|SCOPE")
+def set_default(key_id: str, level: Level | None) -> None:
+    """Set a key's level on experiments and models no grant names.
+
+    \b
+    LEVEL is READ, EDIT, MANAGE or NO_PERMISSIONS; SCOPE goes back to the level the
+    key's scope implies (read: READ, write: EDIT). Gateways follow within a second.
+    """
+    with _on_the_database() as store:
+        key = store.set_default(key_id, level)
+    record("keys.set-default", key_id=key.id, default_permission=key.default_level.name)
+    click.echo(f"Key {key.id} ({key.name}) now has {key.default_level.name} by default.")
 
 
 @keys.command()
@@ -200,6 +346,7 @@ def revoke(key_id: str) -> None:
     """Revoke a key; every gateway refuses it within a second."""
     with _keys() as store:
         key = store.revoke(key_id)
+    _record_on_the_database(store, "keys.revoke", key_id=key.id)
     click.echo(f"Revoked {key.id} ({key.name}).")
 
 
@@ -208,7 +355,9 @@ def revoke(key_id: str) -> None:
 def rotate(key_id: str) -> None:
     """Give a key a new secret (printed once); the old secret stops working within a second."""
     with _keys() as store:
-        _announce(store.rotate(key_id), "Rotated")
+        issued = store.rotate(key_id)
+    _announce(issued, "Rotated")
+    _record_on_the_database(store, "keys.rotate", key_id=issued.info.id)
 
 
 @keys.command()
@@ -226,16 +375,15 @@ def limits(key_id: str, rate_limit: Rate | None, clear: bool) -> None:
             key = store.set_rate(key_id, rate_limit)
         else:
             key = store.get(key_id)
+    if clear or rate_limit is not None:
+        action = "keys.clear-limits" if clear else "keys.set-limits"  # as the key admin API's
+        _record_on_the_database(store, action, key_id=key.id, rate_limit=str(key.rate))
     click.echo(f"{key.id} ({key.name}) is limited to {key.rate}.")
 
 
 @keys.command()
 def migrate() -> None:
     """Create or upgrade the keys database schema (also done on first use)."""
-    if click.get_current_context().obj:
-        raise click.UsageError(
-            "migrate works on the database itself (HOKUSAI_DATABASE_URL), not --url"
-        )
-    with _store() as store:
+    with _on_the_database() as store:
         revision = database.current_revision(store.engine)
     click.echo(f"Keys database {_safe(database_url())} is at revision {revision}.")

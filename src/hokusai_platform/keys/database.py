@@ -54,9 +54,10 @@ def create(url: str) -> Engine:
 
 
 def _sqlite_pragmas(connection: Any, record: object) -> None:
-    # WAL lets the gateways read while `hokusai keys` writes.
+    # WAL lets the gateways read while `hokusai keys` writes; foreign keys as on PostgreSQL.
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from hokusai_platform import __version__
 from hokusai_platform.keys import tokens
+from hokusai_platform.keys.grants import Level, scope_default
 from hokusai_platform.keys.rates import Rate, parse_rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import IssuedKey, KeyInfo
@@ -97,16 +98,20 @@ def _key(document: Any) -> KeyInfo:
     created_at = _time(document["created_at"])
     if created_at is None:
         raise ValueError("a key without created_at")
+    scope = Scope(document["scope"])
+    default = Level.parse(document["default_permission"])
     return KeyInfo(
         id=str(document["id"]),
         name=str(document["name"]),
-        scope=Scope(document["scope"]),
+        scope=scope,
         rate=parse_rate(document["rate_limit"]),
         lookup=str(document["prefix"]).removeprefix(tokens.PREFIX),
         created_at=created_at,
         expires_at=_time(document["expires_at"]),
         revoked_at=_time(document["revoked_at"]),
         rotated_at=_time(document["rotated_at"]),
+        # The API gives the level in force; one that is not the scope's was set on the key.
+        default_permission=None if default is scope_default(scope) else default,
     )
 
 
@@ -143,13 +148,19 @@ class RemoteKeys:
         return cls(base_url, admin_key)
 
     def create(
-        self, name: str, scope: Scope, rate: Rate, expires_at: datetime | None = None
+        self,
+        name: str,
+        scope: Scope,
+        rate: Rate,
+        expires_at: datetime | None = None,
+        default: Level | None = None,
     ) -> IssuedKey:
         fields = {
             "name": name,
             "scope": scope.value,
             "rate_limit": str(rate),
             "expires_at": None if expires_at is None else expires_at.isoformat(),
+            "default_permission": None if default is None else default.name,
         }
         return self._issued(self._call("POST", "", fields))
 

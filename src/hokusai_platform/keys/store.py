@@ -1,7 +1,7 @@
 """The keys, in SQL: create, list, revoke, rotate, limit, and find the key a caller presented.
 
-Every method is synchronous and short; the gateway calls `find` from a thread pool so the
-database never blocks its event loop.
+Every method is synchronous and short; the gateway calls `identify` from a thread pool so the
+database never blocks its event loop. Teams and grants are `KeyStore.grants`.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hokusai_platform.keys import database, tokens
+from hokusai_platform.keys.access import Access
+from hokusai_platform.keys.errors import KeyRevoked
+from hokusai_platform.keys.grant_store import GrantStore, bump_versions, key_row, load_access
+from hokusai_platform.keys.grants import Level, Principal, scope_default
 from hokusai_platform.keys.models import ApiKey
 from hokusai_platform.keys.rates import DEFAULT_RATE, Rate
 from hokusai_platform.keys.scopes import Scope
-
-
-class UnknownKey(LookupError):
-    pass
-
-
-class KeyRevoked(UnknownKey):
-    """The key exists, but is revoked: it can no longer be changed, only listed."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +37,7 @@ class KeyInfo:
     expires_at: datetime | None
     revoked_at: datetime | None
     rotated_at: datetime | None
+    default_permission: Level | None  # None: from the scope
 
     @classmethod
     def of(cls, row: ApiKey) -> KeyInfo:
@@ -54,7 +51,17 @@ class KeyInfo:
             expires_at=row.expires_at,
             revoked_at=row.revoked_at,
             rotated_at=row.rotated_at,
+            default_permission=(
+                None if row.default_permission is None else Level[row.default_permission]
+            ),
         )
+
+    @property
+    def default_level(self) -> Level:
+        """The level on resources no grant names (admin keys bypass grants and levels)."""
+        if self.default_permission is not None:
+            return self.default_permission
+        return scope_default(self.scope)
 
     @property
     def prefix(self) -> str:
@@ -75,6 +82,7 @@ class KeyInfo:
             "id": self.id,
             "name": self.name,
             "scope": self.scope.value,
+            "default_permission": self.default_level.name,
             "rate_limit": str(self.rate),
             "prefix": self.prefix,
             "created_at": iso(self.created_at),
@@ -92,6 +100,14 @@ class IssuedKey:
     secret: str
 
 
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated key and the snapshot of what it may reach."""
+
+    key: KeyInfo
+    access: Access
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -100,6 +116,7 @@ class KeyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.grants = GrantStore(self._sessions)
 
     @classmethod
     def open(cls, url: str) -> KeyStore:
@@ -116,7 +133,12 @@ class KeyStore:
         self._engine.dispose()
 
     def create(
-        self, name: str, scope: Scope, rate: Rate, expires_at: datetime | None = None
+        self,
+        name: str,
+        scope: Scope,
+        rate: Rate,
+        expires_at: datetime | None = None,
+        default: Level | None = None,
     ) -> IssuedKey:
         secret = tokens.new_secret()
         row = ApiKey(
@@ -129,6 +151,8 @@ class KeyStore:
             rate_period_seconds=rate.period_seconds,
             created_at=_now(),
             expires_at=expires_at,
+            default_permission=None if default is None else default.name,
+            grants_version=0,
         )
         with self._sessions.begin() as session:
             session.add(row)
@@ -141,19 +165,27 @@ class KeyStore:
 
     def get(self, key_id: str) -> KeyInfo:
         with self._sessions() as session:
-            return KeyInfo.of(self._row(session, key_id))
+            return KeyInfo.of(key_row(session, key_id))
 
     def revoke(self, key_id: str) -> KeyInfo:
         with self._sessions.begin() as session:
-            row = self._row(session, key_id)
+            row = key_row(session, key_id)
             if row.revoked_at is None:
                 row.revoked_at = _now()
+            return KeyInfo.of(row)
+
+    def set_default(self, key_id: str, default: Level | None) -> KeyInfo:
+        """The key's level on resources no grant names; None: the level its scope implies."""
+        with self._sessions.begin() as session:
+            row = key_row(session, key_id)
+            row.default_permission = None if default is None else default.name
+            bump_versions(session, Principal.key(key_id))
             return KeyInfo.of(row)
 
     def set_rate(self, key_id: str, rate: Rate) -> KeyInfo:
         """A new rate limit for the key; gateways apply it from their next lookup of the key."""
         with self._sessions.begin() as session:
-            row = self._changeable_row(session, key_id)
+            row = _changeable_row(session, key_id)
             row.rate_limit, row.rate_period_seconds = rate.limit, rate.period_seconds
             return KeyInfo.of(row)
 
@@ -165,7 +197,7 @@ class KeyStore:
         """A new secret for the same key id, scope and limits; the old secret stops working."""
         secret = tokens.new_secret()
         with self._sessions.begin() as session:
-            row = self._changeable_row(session, key_id)
+            row = _changeable_row(session, key_id)
             row.lookup = tokens.lookup_of(secret)
             row.secret_sha256 = tokens.digest_of(secret)
             row.rotated_at = _now()
@@ -173,28 +205,32 @@ class KeyStore:
 
     def find(self, secret: str) -> KeyInfo | None:
         """The key whose secret this is, revoked or expired ones included; None if there is none."""
-        if not tokens.is_well_formed(secret):
+        presented = tokens.parse(secret)
+        if presented is None:
             return None
-        digest = tokens.digest_of(secret)
         with self._sessions() as session:
-            candidates = session.scalars(
-                select(ApiKey).where(ApiKey.lookup == tokens.lookup_of(secret))
-            )
-            for row in candidates:
-                if tokens.digests_match(digest, row.secret_sha256):
-                    return KeyInfo.of(row)
-        return None
+            row = self._presented_row(session, presented)
+            return None if row is None else KeyInfo.of(row)
+
+    def identify(self, presented: tokens.Presented, known: Access | None = None) -> Caller | None:
+        """Like `find`, with the key's `Access`: `known` itself if no grant changed since."""
+        with self._sessions() as session:
+            row = self._presented_row(session, presented)
+            if row is None:
+                return None
+            return Caller(KeyInfo.of(row), load_access(session, row, known))
 
     @staticmethod
-    def _row(session: Session, key_id: str) -> ApiKey:
-        row = session.get(ApiKey, key_id)
-        if row is None:
-            raise UnknownKey(f"no key with id {key_id!r} (see `hokusai keys list`)")
-        return row
+    def _presented_row(session: Session, presented: tokens.Presented) -> ApiKey | None:
+        candidates = session.scalars(select(ApiKey).where(ApiKey.lookup == presented.lookup))
+        for row in candidates:
+            if tokens.digests_match(presented.digest, row.secret_sha256):
+                return row
+        return None
 
-    @classmethod
-    def _changeable_row(cls, session: Session, key_id: str) -> ApiKey:
-        row = cls._row(session, key_id)
-        if row.revoked_at is not None:
-            raise KeyRevoked(f"key {key_id} is revoked; create a new one instead")
-        return row
+
+def _changeable_row(session: Session, key_id: str) -> ApiKey:
+    row = key_row(session, key_id)
+    if row.revoked_at is not None:
+        raise KeyRevoked(f"key {key_id} is revoked; create a new one instead")
+    return row

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 PREFIX = "hk_live_"
 RANDOM_BYTES = 32
@@ -34,6 +35,21 @@ def is_well_formed(candidate: str) -> bool:
         and len(random_part) == _RANDOM_CHARS
         and _URLSAFE.issuperset(random_part)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """A well-formed key as presented: checked and digested once, then only this is passed on."""
+
+    lookup: str
+    digest: str
+
+
+def parse(candidate: str) -> Presented | None:
+    """The presented form of `candidate`, or None if it cannot be a key."""
+    if not is_well_formed(candidate):
+        return None
+    return Presented(lookup_of(candidate), digest_of(candidate))
 
 
 def lookup_of(secret: str) -> str:

@@ -1,0 +1,174 @@
+"""`hokusai grants …` and `hokusai teams …`: who may reach which experiment and model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import click
+
+from hokusai_platform.keys.cli import LEVEL, Parsed, echo_grants, echo_table, open_store, record
+from hokusai_platform.keys.grant_store import GrantStore
+from hokusai_platform.keys.grants import Grant, Level, Principal, Resource, team_name
+
+PRINCIPAL = Parsed("principal", Principal.parse)
+RESOURCE = Parsed("resource", Resource.parse)
+TEAM = Parsed("team", team_name)
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _change(apply: Callable[[GrantStore], object], action: str, done: str, **what: str) -> None:
+    """Make one change, audit it, then say it was done."""
+    with open_store() as store:
+        apply(store.grants)
+    record(action, **what)
+    click.echo(done)
+
+
+@click.group(context_settings=_CONTEXT)
+def grants() -> None:
+    """Give a key or a team a level on experiments and registered models.
+
+    \b
+    PRINCIPAL  key:<id>                   one key (`hokusai keys list`)
+               team:<name>                every key in the team (`hokusai teams --help`)
+    RESOURCE   experiment:<id>            one experiment, by its numeric id
+               experiment:<name-prefix>*  every experiment whose name starts so
+               model:<name>               one registered model
+               model:<name-prefix>*       every registered model whose name starts so
+    LEVEL      READ < EDIT < MANAGE (MANAGE may also delete and grant others);
+               NO_PERMISSIONS takes away what a key's teams or default would give
+
+    \b
+    The level of a key on a resource is the first that applies:
+      1. admin scope: MANAGE on everything (grants are not consulted)
+      2. a grant to the key on the exact resource
+      3. a grant to the key on a prefix of its name (the longest prefix wins)
+      4. a grant to one of its teams on the exact resource
+      5. a grant to one of its teams on a prefix (the longest wins)
+      6. the key's default (`hokusai keys create --default-permission`)
+    Grants to several teams that tie give the highest of their levels. The scope still
+    decides which routes a key may call at all: a read key with EDIT may only read.
+    Gateways follow every change within a second.
+
+    \b
+    A contributor who may publish versions of their own models only:
+      hokusai keys create --name alice --scope write --default-permission NO_PERMISSIONS
+      hokusai grants add key:key_0123abcd 'model:alice/*' EDIT
+    """
+
+
+@grants.command(name="add")
+@click.argument("principal", type=PRINCIPAL)
+@click.argument("resource", type=RESOURCE)
+@click.argument("level", type=LEVEL)
+def add_grant(principal: Principal, resource: Resource, level: Level) -> None:
+    """Grant PRINCIPAL the LEVEL on RESOURCE (replacing the level it had there)."""
+    _change(
+        lambda grants: grants.put(Grant(principal, resource, level)),
+        "grants.add",
+        f"Granted {level.name} on {resource} to {principal}.",
+        principal=str(principal),
+        resource=str(resource),
+        level=level.name,
+    )
+
+
+@grants.command(name="remove")
+@click.argument("principal", type=PRINCIPAL)
+@click.argument("resource", type=RESOURCE)
+def remove_grant(principal: Principal, resource: Resource) -> None:
+    """Remove PRINCIPAL's grant on RESOURCE (exactly as it was added)."""
+    _change(
+        lambda grants: grants.remove(principal, resource),
+        "grants.remove",
+        f"Removed the grant on {resource} to {principal}.",
+        principal=str(principal),
+        resource=str(resource),
+    )
+
+
+@grants.command(name="list")
+@click.option("--principal", type=PRINCIPAL, help="Only this key:<id> or team:<name>.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
+def list_grants(principal: Principal | None, as_json: bool) -> None:
+    """List grants (what one key may reach in all: `hokusai keys show <id>`)."""
+    with open_store() as store:
+        found = store.grants.list(principal)
+    if as_json:
+        click.echo(json.dumps([grant.to_json() for grant in found], indent=2))
+        return
+    echo_grants(found)
+
+
+@click.group(context_settings=_CONTEXT)
+def teams() -> None:
+    """Group keys into teams, so that one grant reaches them all (`hokusai grants --help`).
+
+    \b
+      hokusai teams create vision
+      hokusai teams add-member vision key_0123abcd
+      hokusai grants add team:vision 'experiment:vision/*' EDIT
+    A key may belong to any number of teams. Gateways follow every change within a second.
+    """
+
+
+@teams.command(name="create")
+@click.argument("name", type=TEAM)
+def create_team(name: str) -> None:
+    """Create a team (letters, digits, '.', '_', '-')."""
+    _change(
+        lambda grants: grants.create_team(name), "teams.create", f"Created team {name}.", team=name
+    )
+
+
+@teams.command(name="delete")
+@click.argument("name", type=TEAM)
+def delete_team(name: str) -> None:
+    """Delete a team, its memberships and every grant to it."""
+    _change(
+        lambda grants: grants.delete_team(name),
+        "teams.delete",
+        f"Deleted team {name}, its memberships and its grants.",
+        team=name,
+    )
+
+
+def _team_and_key(command: Callable[[str, str], None]) -> Callable[[str, str], None]:
+    return click.argument("team", type=TEAM)(click.argument("key_id")(command))
+
+
+@teams.command(name="add-member")
+@_team_and_key
+def add_member(team: str, key_id: str) -> None:
+    """Put the key KEY_ID in TEAM."""
+    _membership(team, key_id, joins=True)
+
+
+@teams.command(name="remove-member")
+@_team_and_key
+def remove_member(team: str, key_id: str) -> None:
+    """Take the key KEY_ID out of TEAM."""
+    _membership(team, key_id, joins=False)
+
+
+def _membership(team: str, key_id: str, *, joins: bool) -> None:
+    _change(
+        lambda grants: (grants.add_member if joins else grants.remove_member)(team, key_id),
+        "teams.add-member" if joins else "teams.remove-member",
+        f"Key {key_id} is {'' if joins else 'no longer '}in team {team}.",
+        team=team,
+        key_id=key_id,
+    )
+
+
+@teams.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
+def list_teams(as_json: bool) -> None:
+    """List teams and the keys in each."""
+    with open_store() as store:
+        found = store.grants.teams()
+    if as_json:
+        click.echo(json.dumps([team.to_json() for team in found], indent=2))
+        return
+    echo_table(("TEAM", "MEMBERS"), [(team.name, " ".join(team.members)) for team in found])
