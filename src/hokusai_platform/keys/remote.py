@@ -152,9 +152,10 @@ class RemoteKeys:
         name: str,
         scope: Scope,
         rate: Rate,
-        expires_at: datetime | None = None,
-        default: Level | None = None,
+        expires_at: datetime | None,
+        default: Level | None,
     ) -> IssuedKey:
+        """As `KeyStore.create`, which the commands call with every argument."""
         fields = {
             "name": name,
             "scope": scope.value,
