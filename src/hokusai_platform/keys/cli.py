@@ -181,7 +181,8 @@ def keys(ctx: click.Context, url: str | None) -> None:
     Only a hash of each key is stored; a lost key cannot be recovered, only rotated.
 
     \b
-    Without database access, through a gateway's key admin API (same commands, same output):
+    Without database access, through a gateway's key admin API (create, list, rotate, revoke
+    and limits, with the same output; show, set-default and migrate need the database):
       export HOKUSAI_ADMIN_KEY=hk_live_…   # an admin key; never a flag, so no shell history
       hokusai keys --url https://registry.example.com list
     """
