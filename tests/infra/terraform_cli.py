@@ -18,6 +18,7 @@ ENVIRONMENTS = ("development", "staging", "production")
 # The services the configuration talks to; the test sends each to moto_server.
 _ENDPOINTS = (
     "acm",
+    "cloudwatch",
     "cloudwatchlogs",
     "ec2",
     "ecs",
@@ -27,6 +28,7 @@ _ENDPOINTS = (
     "s3",
     "secretsmanager",
     "servicediscovery",
+    "sns",
     "ssm",
     "sts",
 )

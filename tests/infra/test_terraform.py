@@ -23,6 +23,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from log_signals import log_signals
 from terraform_cli import ENVIRONMENTS, TREE, copy_tree, point_at_moto, terraform
 
 # Away from the regions other tests take from the front of the list.
@@ -332,6 +333,57 @@ def test_the_first_admin_key_is_one_command_from_the_outputs(applied: Applied) -
     )["Subnets"]
     [named] = re.findall(r"subnets=\[([^\]]*)\]", command)
     assert sorted(named.split(",")) == sorted(s["SubnetId"] for s in subnets)
+
+
+def test_every_alarm_notifies_the_topic_and_log_signals_come_from_the_api_logs(
+    applied: Applied,
+) -> None:
+    outputs = json.loads(terraform(applied.root, applied.env, "output", "-json").stdout)
+    topic = outputs["alarm_topic_arn"]["value"]
+    alarms = {
+        a["AlarmName"].removeprefix("hokusai-development-"): a
+        for a in applied.client("cloudwatch").describe_alarms(
+            AlarmNamePrefix="hokusai-development-"
+        )["MetricAlarms"]
+    }
+    filters = applied.client("logs").describe_metric_filters(
+        logGroupName="/ecs/hokusai-development/api"
+    )["metricFilters"]
+    published = {
+        (t["metricNamespace"], t["metricName"]) for f in filters for t in f["metricTransformations"]
+    }
+
+    assert applied.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert set(alarms) == {
+        "alb-5xx-rate", "alb-unhealthy-targets", "alb-response-time",
+        "api-tasks-below-desired", "mlflow-tasks-below-desired",
+        "discovery-fallback", "discovery-ejections", "rate-limit-fail-open",
+    }  # fmt: skip
+    assert all((a["AlarmActions"], a["OKActions"]) == ([topic], [topic]) for a in alarms.values())
+    assert {f["filterPattern"] for f in filters} == {s.pattern for s in log_signals()}
+    for name in ("discovery-fallback", "discovery-ejections", "rate-limit-fail-open"):
+        assert (alarms[name]["Namespace"], alarms[name]["MetricName"]) in published
+    # The outage (the name gone, traffic on the fallback) is an alarm within a minute.
+    fallback = alarms["discovery-fallback"]
+    assert (fallback["MetricName"], fallback["Statistic"]) == ("DiscoveryFallbackActive", "Maximum")
+    assert (fallback["Period"], fallback["EvaluationPeriods"], fallback["DatapointsToAlarm"]) == (
+        60,
+        1,
+        1,
+    )
+    assert (fallback["ComparisonOperator"], fallback["Threshold"]) == (
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    below_desired = alarms["api-tasks-below-desired"]["Metrics"]
+    dimensions = [
+        {d["Name"]: d["Value"] for d in q["MetricStat"]["Metric"]["Dimensions"]}
+        for q in below_desired
+        if "MetricStat" in q
+    ]
+    assert dimensions == 2 * [
+        {"ClusterName": "hokusai-development", "ServiceName": "hokusai-api-development"}
+    ]
 
 
 def changed_attributes(shown: dict[str, Any]) -> dict[str, dict[str, tuple[Any, Any]]]:

@@ -42,6 +42,7 @@ module "platform" {
 
   database_url_secret_arn = var.database_url_secret_arn
   database                = var.database
+  alarm_email             = var.alarm_email
 
   alb_deletion_protection = var.alb_deletion_protection
 }
@@ -65,6 +66,10 @@ output "registry_dns_name" {
 output "bootstrap_admin_key" {
   description = "Run once after the first apply: creates the first admin key and prints it."
   value       = module.platform.bootstrap_admin_key
+}
+
+output "alarm_topic_arn" {
+  value = module.platform.alarm_topic_arn
 }
 
 output "api_security_group_id" {

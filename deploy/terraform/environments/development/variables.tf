@@ -59,6 +59,12 @@ variable "database" {
   default = {}
 }
 
+variable "alarm_email" {
+  description = "Address subscribed to the alarm topic; null for none."
+  type        = string
+  default     = null
+}
+
 variable "mlflow_pin" {
   description = "A direct MLflow URL the API falls back to while discovery is broken, with why and since when. Written by `hokusai endpoint pin`, removed by `unpin`."
   type = object({

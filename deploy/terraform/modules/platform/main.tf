@@ -142,3 +142,16 @@ module "database" {
   deletion_protection       = var.database.deletion_protection
   backup_retention_days     = var.database.backup_retention_days
 }
+
+module "monitoring" {
+  source = "../monitoring"
+
+  name                     = local.name
+  metric_namespace         = "${var.project}/${var.environment}"
+  alarm_email              = var.alarm_email
+  load_balancer_arn_suffix = aws_lb.registry.arn_suffix
+  target_group_arn_suffix  = aws_lb_target_group.api.arn_suffix
+  cluster_name             = aws_ecs_cluster.this.name
+  ecs_services             = { api = module.api.service_name, mlflow = module.mlflow.service_name }
+  gateway_log_group_name   = aws_cloudwatch_log_group.service["api"].name
+}

@@ -30,6 +30,15 @@ output "database_endpoint" {
   value       = one(module.database[*].endpoint)
 }
 
+output "alarm_topic_arn" {
+  description = "Every alarm notifies this SNS topic."
+  value       = module.monitoring.topic_arn
+}
+
+output "alarm_names" {
+  value = module.monitoring.alarm_names
+}
+
 locals {
   bootstrap = {
     cluster = aws_ecs_cluster.this.name

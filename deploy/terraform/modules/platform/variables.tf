@@ -104,6 +104,12 @@ variable "drain_seconds" {
   }
 }
 
+variable "alarm_email" {
+  description = "Address subscribed to the alarm topic (it must confirm the subscription); null for none."
+  type        = string
+  default     = null
+}
+
 variable "access_log_retention_days" {
   description = "Days the ALB's access logs (and the artifact bucket's) are kept."
   type        = number
