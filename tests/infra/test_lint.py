@@ -22,7 +22,7 @@ VIOLATIONS = {
     "unlocked-backend": (lint.BACKEND_LOCKING, "main.tf:2"),
     "sqlite-keys": (production.KEY_STORE, "main.tf:4"),
     "no-circuit-breaker": (production.CIRCUIT_BREAKER, "main.tf:1"),
-    "short-stop-timeout": (production.STOP_TIMEOUT, "main.tf:14"),
+    "short-stop-timeout": (production.STOP_TIMEOUT, "main.tf:15"),
     "short-deregistration-delay": (production.DEREGISTRATION_DELAY, "main.tf:7"),
     "alb-without-access-logs": (production.ACCESS_LOGS, "main.tf:6"),
     "public-metrics": (production.METRICS_PORT, "main.tf:16"),

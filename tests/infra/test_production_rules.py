@@ -96,13 +96,21 @@ def test_the_module_call_form_of_a_gateway_passes_every_rule(tmp_path: Path) -> 
             "stopTimeout 200s is not between",
         ),
         (
-            module_call({k: v for k, v in GATEWAY.items() if k != "HOKUSAI_DRAIN_SECONDS"}),
+            module_call({**GATEWAY, "HOKUSAI_DRAIN_TIMEOUT": '"30"'}, extra=""),
             production.STOP_TIMEOUT,
             "fail",
-            "sets no HOKUSAI_DRAIN_SECONDS:",
+            "stopTimeout 30s (ECS default) is not between HOKUSAI_DRAIN_SECONDS + "
+            "HOKUSAI_DRAIN_TIMEOUT (45s)",
         ),
     ],
-    ids=["url-in-plain-env", "keys-cli", "metrics-on-api-port", "dynamic", "over-120", "no-drain"],
+    ids=[
+        "url-in-plain-env",
+        "keys-cli",
+        "metrics-on-api-port",
+        "dynamic",
+        "over-120",
+        "ecs-default",
+    ],
 )
 def test_a_variant_is_judged_by_its_rule_alone(
     tmp_path: Path, text: str, rule: str, status: str, evidence: str
@@ -112,6 +120,14 @@ def test_a_variant_is_judged_by_its_rule_alone(
     assert (finding.id, finding.status) == (rule, status)
     assert evidence in finding.evidence
     assert finding.subject.startswith(f"{tmp_path / 'main.tf'}:")
+
+
+def test_the_gateways_own_drain_defaults_fit_ecss_default_stop_timeout(tmp_path: Path) -> None:
+    unset = {k: v for k, v in GATEWAY.items() if k != "HOKUSAI_DRAIN_SECONDS"}
+
+    results = judged(tmp_path, module_call(unset, extra=""))
+
+    assert [r.status for r in results if r.id == production.STOP_TIMEOUT] == ["ok"]
 
 
 def test_without_keys_there_is_no_key_store_to_share(tmp_path: Path) -> None:

@@ -202,6 +202,7 @@ def test_development_is_applied_with_every_service_registered(applied: Applied) 
         "HOKUSAI_PORT": "8001",
         "HOKUSAI_METRICS_PORT": str(METRICS_PORT),
         "HOKUSAI_DRAIN_SECONDS": "15",
+        "HOKUSAI_DRAIN_TIMEOUT": "30",
         "HOKUSAI_ALLOWED_HOSTS": f"{REGISTRY_HOST},api.hokusai-development.local",
         "HOKUSAI_AUDIT_LOG": "stderr",
     }
@@ -219,20 +220,24 @@ def test_development_is_applied_with_every_service_registered(applied: Applied) 
 
 
 def test_a_stopping_api_task_drains_before_ecs_kills_it(applied: Applied) -> None:
-    """SIGTERM, then HOKUSAI_DRAIN_SECONDS of serving and 30 s for in-flight requests: the
-    container's stopTimeout covers both, and the ALB lets requests finish as long."""
+    """SIGTERM, then HOKUSAI_DRAIN_SECONDS of serving and HOKUSAI_DRAIN_TIMEOUT for what is in
+    progress: the container's stopTimeout covers both and 5 s to exit, and the ALB lets
+    requests finish as long."""
     ecs, elb = applied.client("ecs"), applied.client("elbv2")
     [container] = ecs.describe_task_definition(taskDefinition="hokusai-api-development")[
         "taskDefinition"
     ]["containerDefinitions"]
-    drain = int({e["name"]: e["value"] for e in container["environment"]}["HOKUSAI_DRAIN_SECONDS"])
+    environment = {
+        e["name"]: int(e["value"]) for e in container["environment"] if "DRAIN" in e["name"]
+    }
+    drain, timeout = environment["HOKUSAI_DRAIN_SECONDS"], environment["HOKUSAI_DRAIN_TIMEOUT"]
     [group] = elb.describe_target_groups(Names=["hokusai-development-api"])["TargetGroups"]
     attributes = elb.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])
     delay = {a["Key"]: a["Value"] for a in attributes["Attributes"]}[
         "deregistration_delay.timeout_seconds"
     ]
 
-    assert container["stopTimeout"] == drain + 30 <= 120
+    assert container["stopTimeout"] == drain + timeout + 5 <= 120
     assert int(delay) == container["stopTimeout"]
 
 

@@ -19,6 +19,7 @@ from hokusai_platform.infra.lint import nested
 
 _EXPRESSION = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 _REFERENCE = re.compile(r"^(var|local)\.(\w+)$")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _QUOTED_OR_BARE = r'("(?:[^"\\]|\\.)*"|[^,}\]\s]+)'
 _ENVIRONMENT = re.compile(r'"?name"?\s*[=:]\s*"(\w+)"\s*,\s*"?value"?\s*[=:]\s*' + _QUOTED_OR_BARE)
 _SECRET = re.compile(r'"?name"?\s*[=:]\s*"(\w+)"\s*,\s*"?valueFrom"?\s*[=:]\s*' + _QUOTED_OR_BARE)
@@ -36,18 +37,29 @@ def value(configuration: Configuration, block: Block, raw: Any, depth: int = 0) 
         return None
     text = literal(raw)
     if text is not None:
-        return int(text) if text.isdigit() else text
+        return _number(text)
     match = _EXPRESSION.match(raw)
     terms = [term.strip() for term in (match.group(1) if match else raw).split("+")]
     values = [_term(configuration, block, term, depth) for term in terms]
     if len(values) == 1:
         return values[0]
-    return sum(values) if all(isinstance(v, int) for v in values) else None
+    return sum(values) if all(is_number(v) for v in values) else None
+
+
+def is_number(candidate: Any) -> bool:
+    return isinstance(candidate, int | float) and not isinstance(candidate, bool)
+
+
+def _number(text: str) -> Any:
+    """`text` as an int or a float when it is written as one, else as it is."""
+    if _NUMBER.fullmatch(text):
+        return float(text) if "." in text else int(text)
+    return text
 
 
 def _term(configuration: Configuration, block: Block, term: str, depth: int) -> Any:
-    if term.isdigit():
-        return int(term)
+    if _NUMBER.fullmatch(term):
+        return _number(term)
     if term in ("true", "false"):
         return term == "true"
     match = _REFERENCE.match(term)

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hokusai_platform.checks import CheckResult
-from hokusai_platform.infra.containers import Container, containers, value, words
+from hokusai_platform.infra.containers import Container, containers, is_number, value, words
 from hokusai_platform.infra.hcl import Block, Configuration, literal
 from hokusai_platform.infra.lint import Rule, nested
+from hokusai_platform.settings import Settings
 
 KEY_STORE = "keys.shared-store"
 CIRCUIT_BREAKER = "ecs.circuit-breaker"
@@ -26,9 +27,8 @@ METRICS_PORT = "gateway.metrics-port"
 ALLOWED_HOSTS = "gateway.allowed-hosts"
 AUDIT_LOG = "gateway.audit-log"
 
-# After its drain the gateway gives in-flight requests this long before it exits.
-IN_FLIGHT_SECONDS = 30
-MAX_STOP_TIMEOUT = 120  # ECS's limit on a container's stopTimeout
+ECS_STOP_TIMEOUT = 30  # a container's stopTimeout when its definition sets none
+MAX_STOP_TIMEOUT = 120  # and ECS's limit on it
 DEFAULT_DEREGISTRATION_DELAY = 300  # the target group's, when not set
 
 _WORLD = ("0.0.0.0/0", "::/0")
@@ -59,9 +59,9 @@ def _gateways(configuration: Configuration) -> list[Container]:
     return [c for c in containers(configuration) if c.is_gateway]
 
 
-def _drains(configuration: Configuration) -> dict[str, int]:
+def _drains(configuration: Configuration) -> dict[str, float]:
     """The longest HOKUSAI_DRAIN_SECONDS of the gateways each target group serves, by its name."""
-    drains: dict[str, int] = {}
+    drains: dict[str, float] = {}
     for container in _gateways(configuration):
         drain = _drain(configuration, container)
         if drain is None:
@@ -71,9 +71,18 @@ def _drains(configuration: Configuration) -> dict[str, int]:
     return drains
 
 
-def _drain(configuration: Configuration, container: Container) -> int | None:
-    drain = container.setting(configuration, "HOKUSAI_DRAIN_SECONDS")
-    return drain if isinstance(drain, int) else None
+def _seconds(
+    configuration: Configuration, container: Container, name: str, default: float
+) -> float | None:
+    """A duration the gateway reads from `name`: its default when unset, None when unknown."""
+    if name not in container.environment:
+        return default
+    seconds = container.setting(configuration, name)
+    return float(seconds) if is_number(seconds) else None
+
+
+def _drain(configuration: Configuration, container: Container) -> float | None:
+    return _seconds(configuration, container, "HOKUSAI_DRAIN_SECONDS", Settings.drain_seconds)
 
 
 def _unset(rule: str, container: Container, name: str, why: str, hint: str) -> CheckResult:
@@ -144,42 +153,29 @@ def circuit_breaker(configuration: Configuration, service: Block) -> CheckResult
 @_rule(STOP_TIMEOUT, _gateways, "{} gateway container(s) have time to drain before ECS kills them")
 def stop_timeout(configuration: Configuration, container: Container) -> CheckResult | None:
     drain = _drain(configuration, container)
-    stop = value(configuration, container.block, container.stop_timeout)
+    timeout = _seconds(configuration, container, "HOKUSAI_DRAIN_TIMEOUT", Settings.drain_timeout)
+    written = container.stop_timeout is not None
+    stop: Any = value(configuration, container.block, container.stop_timeout)
+    stop = stop if written else ECS_STOP_TIMEOUT
     where = container.location("stop_timeout|stopTimeout")
-    unset = [
-        name
-        for name, written in (
-            ("HOKUSAI_DRAIN_SECONDS", "HOKUSAI_DRAIN_SECONDS" in container.environment),
-            ("stopTimeout", container.stop_timeout is not None),
-        )
-        if not written
-    ]
-    if unset:
-        return CheckResult.fail(
-            STOP_TIMEOUT,
-            where,
-            f"{container.block.address} sets no {' and no '.join(unset)}: ECS kills the "
-            "gateway 30 s after SIGTERM, whatever it still has to drain and finish",
-            hint=f"set HOKUSAI_DRAIN_SECONDS and stopTimeout >= it + {IN_FLIGHT_SECONDS}",
-        )
-    if drain is None or not isinstance(stop, int):
+    if drain is None or timeout is None or not is_number(stop):
         return CheckResult.warn(
             STOP_TIMEOUT,
             where,
-            f"{container.block.address}: HOKUSAI_DRAIN_SECONDS or stopTimeout is not a "
-            "static value here: their sum cannot be checked",
+            f"{container.block.address}: HOKUSAI_DRAIN_SECONDS, HOKUSAI_DRAIN_TIMEOUT or "
+            "stopTimeout is not a static value here: they cannot be checked together",
             hint="use literals, variables with defaults or locals",
         )
-    if drain + IN_FLIGHT_SECONDS <= stop <= MAX_STOP_TIMEOUT:
+    if drain + timeout <= stop <= MAX_STOP_TIMEOUT:
         return None
     return CheckResult.fail(
         STOP_TIMEOUT,
         where,
-        f"{container.block.address}: stopTimeout {stop}s is not between "
-        f"HOKUSAI_DRAIN_SECONDS + {IN_FLIGHT_SECONDS} ({drain + IN_FLIGHT_SECONDS}s) and "
-        f"{MAX_STOP_TIMEOUT}s: the gateway is killed before its drain ends",
-        hint=f"stopTimeout = HOKUSAI_DRAIN_SECONDS + {IN_FLIGHT_SECONDS}, at most "
-        f"{MAX_STOP_TIMEOUT} (lower the drain if need be)",
+        f"{container.block.address}: stopTimeout {stop}s{'' if written else ' (ECS default)'} "
+        f"is not between HOKUSAI_DRAIN_SECONDS + HOKUSAI_DRAIN_TIMEOUT ({drain + timeout:g}s) "
+        f"and {MAX_STOP_TIMEOUT}s: ECS kills the gateway before what it serves has ended",
+        hint="stopTimeout = HOKUSAI_DRAIN_SECONDS + HOKUSAI_DRAIN_TIMEOUT + a few seconds "
+        f"to exit, at most {MAX_STOP_TIMEOUT} (shorten the drain if need be)",
     )
 
 
@@ -192,13 +188,13 @@ def deregistration_delay(configuration: Configuration, group: Block) -> CheckRes
     raw = group.body.get("deregistration_delay", DEFAULT_DEREGISTRATION_DELAY)
     delay = value(configuration, group, raw)
     drain = _drains(configuration)[group.labels[1]]
-    if not isinstance(delay, int) or delay >= drain:
+    if not is_number(delay) or delay >= drain:
         return None
     return CheckResult.fail(
         DEREGISTRATION_DELAY,
         group.location("deregistration_delay"),
         f"{group.address}: deregistration delay {delay}s is shorter than the drain of "
-        f"the gateways it serves ({drain}s): the ALB cuts requests the gateway still serves",
+        f"the gateways it serves ({drain:g}s): the ALB cuts requests the gateway still serves",
         hint="deregistration_delay = the container's stopTimeout (at least its drain)",
     )
 

@@ -17,10 +17,9 @@ locals {
 
   # Stopping an API task: the ALB deregisters it and lets requests finish for the target
   # group's deregistration delay; then ECS sends SIGTERM, the API drains (/health/ready 503,
-  # still serving) for drain_seconds and gives in-flight requests up to in_flight_seconds
-  # more. stopTimeout covers both before ECS kills it.
-  in_flight_seconds = 30
-  stop_timeout      = var.drain_seconds + local.in_flight_seconds
+  # still serving) for drain_seconds and gives requests in progress up to drain_timeout
+  # more. stopTimeout covers both, and a few seconds to exit, before ECS kills it.
+  stop_timeout = var.drain_seconds + var.drain_timeout + 5
 
   # /metrics is served on this port only, which the security group opens to the VPC alone.
   metrics_port = 9464
@@ -64,6 +63,7 @@ module "api" {
     HOKUSAI_PORT          = "8001"
     HOKUSAI_METRICS_PORT  = local.metrics_port
     HOKUSAI_DRAIN_SECONDS = var.drain_seconds
+    HOKUSAI_DRAIN_TIMEOUT = var.drain_timeout
     # The registry's public name, and its discovery name for callers inside the VPC.
     HOKUSAI_ALLOWED_HOSTS = join(",", [var.registry_host, "api.${local.namespace}"])
     # The task's stderr is its CloudWatch log stream; a file would be lost with the task.

@@ -94,13 +94,19 @@ variable "database" {
 }
 
 variable "drain_seconds" {
-  description = "HOKUSAI_DRAIN_SECONDS: after SIGTERM the API answers /health/ready with 503 and keeps serving this long, for clients that found the task by DNS."
+  description = "HOKUSAI_DRAIN_SECONDS: after SIGTERM the API answers /health/ready with 503 and keeps serving this long, for clients that found the task by DNS (TTL 10 s)."
   type        = number
   default     = 15
+}
+
+variable "drain_timeout" {
+  description = "HOKUSAI_DRAIN_TIMEOUT: then, how long requests and streams in progress may take to finish."
+  type        = number
+  default     = 30
 
   validation {
-    condition     = var.drain_seconds >= 0 && var.drain_seconds <= 90
-    error_message = "drain_seconds must be between 0 and 90: with the 30 s the API gives in-flight requests after it, the task must stop within ECS's 120 s stopTimeout."
+    condition     = var.drain_seconds >= 0 && var.drain_timeout >= 0 && var.drain_seconds + var.drain_timeout + 5 <= 120
+    error_message = "drain_seconds + drain_timeout + 5 is the API container's stopTimeout, which ECS caps at 120 seconds."
   }
 }
 
