@@ -35,10 +35,6 @@ output "alarm_topic_arn" {
   value       = module.monitoring.topic_arn
 }
 
-output "alarm_names" {
-  value = module.monitoring.alarm_names
-}
-
 locals {
   bootstrap = {
     cluster = aws_ecs_cluster.this.name
