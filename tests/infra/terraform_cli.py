@@ -18,13 +18,17 @@ ENVIRONMENTS = ("development", "staging", "production")
 # The services the configuration talks to; the test sends each to moto_server.
 _ENDPOINTS = (
     "acm",
+    "cloudwatch",
     "cloudwatchlogs",
     "ec2",
     "ecs",
     "elbv2",
     "iam",
+    "rds",
     "s3",
+    "secretsmanager",
     "servicediscovery",
+    "sns",
     "ssm",
     "sts",
 )

@@ -10,6 +10,7 @@ import pytest
 from terraform_cli import TREE, hokusai
 
 from hokusai_platform.infra import hcl, lint, plan
+from hokusai_platform.infra import production_rules as production
 
 # Each fixture breaks exactly one rule, at this line.
 VIOLATIONS = {
@@ -19,6 +20,14 @@ VIOLATIONS = {
     "ip-literal": (lint.ENDPOINT_IP, "main.tf:9"),
     "undeclared-parameter": (lint.SSM_DECLARED, "main.tf:14"),
     "unlocked-backend": (lint.BACKEND_LOCKING, "main.tf:2"),
+    "sqlite-keys": (production.KEY_STORE, "main.tf:4"),
+    "no-circuit-breaker": (production.CIRCUIT_BREAKER, "main.tf:1"),
+    "short-stop-timeout": (production.STOP_TIMEOUT, "main.tf:15"),
+    "short-deregistration-delay": (production.DEREGISTRATION_DELAY, "main.tf:7"),
+    "alb-without-access-logs": (production.ACCESS_LOGS, "main.tf:6"),
+    "public-metrics": (production.METRICS_PORT, "main.tf:16"),
+    "any-host": (production.ALLOWED_HOSTS, "main.tf:4"),
+    "audit-log-file": (production.AUDIT_LOG, "main.tf:9"),
 }
 
 
@@ -34,6 +43,14 @@ def test_the_committed_tree_is_clean() -> None:
         lint.PINNED,
         lint.SSM_DECLARED,
         lint.BACKEND_LOCKING,
+        production.KEY_STORE,
+        production.CIRCUIT_BREAKER,
+        production.STOP_TIMEOUT,
+        production.DEREGISTRATION_DELAY,
+        production.ACCESS_LOGS,
+        production.METRICS_PORT,
+        production.ALLOWED_HOSTS,
+        production.AUDIT_LOG,
     }
 
 
@@ -41,7 +58,7 @@ def test_the_command_exits_0_on_the_committed_tree() -> None:
     linted = hokusai("infra", "lint", str(TREE))
 
     assert linted.exit_code == 0, linted.stdout
-    assert linted.stdout.rstrip().endswith("7 ok")
+    assert linted.stdout.rstrip().endswith("15 ok")
 
 
 @pytest.mark.parametrize("fixture", sorted(VIOLATIONS))

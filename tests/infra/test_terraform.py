@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,17 +16,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from log_signals import log_signals
 from terraform_cli import ENVIRONMENTS, TREE, copy_tree, point_at_moto, terraform
 
 # Away from the regions other tests take from the front of the list.
 REGION = "us-west-2"
 REGISTRY_HOST = "registry.dev.hokus.ai"
+METRICS_PORT = 9464
 NO_CHANGES, CHANGES = 0, 2  # plan -detailed-exitcode
 
 
@@ -190,16 +194,21 @@ def test_development_is_applied_with_every_service_registered(applied: Applied) 
         "taskDefinition"
     ]["containerDefinitions"]
     assert container["name"] == "hokusai-api"
-    assert container["portMappings"][0]["containerPort"] == 8001
+    assert [p["containerPort"] for p in container["portMappings"]] == [8001, METRICS_PORT]
     assert {e["name"]: e["value"] for e in container["environment"]} == {
         "MLFLOW_SERVER_URL": "http://mlflow.hokusai-development.local:5000",
         "MLFLOW_FALLBACK_URLS": "",
         "HOKUSAI_HOST": "0.0.0.0",
         "HOKUSAI_PORT": "8001",
+        "HOKUSAI_METRICS_PORT": str(METRICS_PORT),
+        "HOKUSAI_DRAIN_SECONDS": "15",
+        "HOKUSAI_DRAIN_TIMEOUT": "30",
+        "HOKUSAI_ALLOWED_HOSTS": f"{REGISTRY_HOST},api.hokusai-development.local",
+        "HOKUSAI_AUDIT_LOG": "stderr",
     }
-    [secret] = container["secrets"]
-    assert secret["name"] == "REDIS_HOST"
-    assert secret["valueFrom"].endswith(":parameter/hokusai/development/redis/endpoint")
+    secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert secrets.keys() == {"REDIS_HOST", "HOKUSAI_DATABASE_URL"}
+    assert secrets["REDIS_HOST"].endswith(":parameter/hokusai/development/redis/endpoint")
 
     parameter = applied.client("ssm").get_parameter(Name="/hokusai/development/redis/endpoint")
     assert parameter["Parameter"]["Value"] == "hokusai-development.redis.internal:6379"
@@ -208,6 +217,178 @@ def test_development_is_applied_with_every_service_registered(applied: Applied) 
         "TargetGroups"
     ]
     assert (group["Port"], group["TargetType"], group["HealthCheckPath"]) == (8001, "ip", "/health")
+
+
+def test_a_stopping_api_task_drains_before_ecs_kills_it(applied: Applied) -> None:
+    """SIGTERM, then HOKUSAI_DRAIN_SECONDS of serving and HOKUSAI_DRAIN_TIMEOUT for what is in
+    progress: the container's stopTimeout covers both and 5 s to exit, and the ALB lets
+    requests finish as long."""
+    ecs, elb = applied.client("ecs"), applied.client("elbv2")
+    [container] = ecs.describe_task_definition(taskDefinition="hokusai-api-development")[
+        "taskDefinition"
+    ]["containerDefinitions"]
+    environment = {
+        e["name"]: int(e["value"]) for e in container["environment"] if "DRAIN" in e["name"]
+    }
+    drain, timeout = environment["HOKUSAI_DRAIN_SECONDS"], environment["HOKUSAI_DRAIN_TIMEOUT"]
+    [group] = elb.describe_target_groups(Names=["hokusai-development-api"])["TargetGroups"]
+    attributes = elb.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])
+    delay = {a["Key"]: a["Value"] for a in attributes["Attributes"]}[
+        "deregistration_delay.timeout_seconds"
+    ]
+
+    assert container["stopTimeout"] == drain + timeout + 5 <= 120
+    assert int(delay) == container["stopTimeout"]
+
+
+def test_the_alb_logs_its_requests_to_the_log_bucket(applied: Applied) -> None:
+    elb = applied.client("elbv2")
+    [balancer] = elb.describe_load_balancers(Names=["hokusai-development-registry"])[
+        "LoadBalancers"
+    ]
+    attributes = elb.describe_load_balancer_attributes(LoadBalancerArn=balancer["LoadBalancerArn"])
+    logs = {a["Key"]: a["Value"] for a in attributes["Attributes"]}
+
+    assert (logs["access_logs.s3.enabled"], logs["access_logs.s3.bucket"]) == (
+        "true",
+        "hokusai-development-logs",
+    )
+    s3 = applied.client("s3")
+    policy = json.loads(s3.get_bucket_policy(Bucket="hokusai-development-logs")["Policy"])
+    [alb_writes] = [s for s in policy["Statement"] if s["Sid"] == "AlbAccessLogs"]
+    assert alb_writes["Resource"].startswith("arn:aws:s3:::hokusai-development-logs/alb/AWSLogs/")
+    logging = s3.get_bucket_logging(Bucket="hokusai-development-mlflow-artifacts")
+    assert logging["LoggingEnabled"]["TargetBucket"] == "hokusai-development-logs"
+
+
+def test_metrics_are_reachable_from_inside_the_vpc_only(applied: Applied) -> None:
+    ec2 = applied.client("ec2")
+    [group] = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["hokusai-development-api"]}]
+    )["SecurityGroups"]
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["hokusai-development"]}])[
+        "Vpcs"
+    ]
+    [metrics] = [r for r in group["IpPermissions"] if r["FromPort"] == METRICS_PORT]
+
+    assert metrics["ToPort"] == METRICS_PORT
+    assert [r["CidrIp"] for r in metrics["IpRanges"]] == [vpc["CidrBlock"]]
+    assert metrics["UserIdGroupPairs"] == [] and metrics.get("Ipv6Ranges", []) == []
+
+
+def test_every_task_shares_one_private_encrypted_key_store(applied: Applied) -> None:
+    """The api service and the bootstrap task read HOKUSAI_DATABASE_URL from one SecureString;
+    it names the RDS instance, which only the API's security group reaches, and its password
+    is nowhere in Terraform's state."""
+    ecs = applied.client("ecs")
+    url_parameter = applied.client("ssm").get_parameter(
+        Name="/hokusai/development/keys/database-url", WithDecryption=True
+    )["Parameter"]
+    [instance] = applied.client("rds").describe_db_instances(
+        DBInstanceIdentifier="hokusai-development"
+    )["DBInstances"]
+    families = ("hokusai-api-development", "hokusai-api-development-bootstrap-admin")
+    containers = {
+        family: ecs.describe_task_definition(taskDefinition=family)["taskDefinition"][
+            "containerDefinitions"
+        ][0]
+        for family in families
+    }
+    for container in containers.values():
+        secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+        assert secrets["HOKUSAI_DATABASE_URL"] == url_parameter["ARN"]
+
+    url = urlsplit(url_parameter["Value"])
+    assert url_parameter["Type"] == "SecureString"
+    assert (url.scheme, url.username, url.path) == ("postgresql", "hokusai", "/hokusai")
+    assert (url.hostname, url.port) == (instance["Endpoint"]["Address"], 5432)
+    assert url.password and len(url.password) == 40
+    assert url.password not in (applied.root / "terraform.tfstate").read_text()
+    assert instance["StorageEncrypted"] and not instance["PubliclyAccessible"]
+
+    ec2 = applied.client("ec2")
+    [api_group] = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["hokusai-development-api"]}]
+    )["SecurityGroups"]
+    [database_group] = ec2.describe_security_groups(
+        GroupIds=[g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]]
+    )["SecurityGroups"]
+    [ingress] = database_group["IpPermissions"]
+    assert (ingress["FromPort"], ingress["ToPort"], ingress["IpRanges"]) == (5432, 5432, [])
+    assert [pair["GroupId"] for pair in ingress["UserIdGroupPairs"]] == [api_group["GroupId"]]
+
+
+def test_the_first_admin_key_is_one_command_from_the_outputs(applied: Applied) -> None:
+    outputs = json.loads(terraform(applied.root, applied.env, "output", "-json").stdout)
+    command = outputs["bootstrap_admin_key"]["value"]
+    [container] = applied.client("ecs").describe_task_definition(
+        taskDefinition="hokusai-api-development-bootstrap-admin"
+    )["taskDefinition"]["containerDefinitions"]
+
+    assert [*container["entryPoint"], *container["command"]] == [
+        "hokusai", "keys", "create", "--name", "bootstrap-admin", "--scope", "admin",
+        "--expires", "1d",
+    ]  # fmt: skip
+    assert not container.get("healthCheck") and not container.get("portMappings")
+    assert "aws ecs run-task" in command
+    assert "--task-definition hokusai-api-development-bootstrap-admin" in command
+    assert "--log-group-name /ecs/hokusai-development/api" in command
+    subnets = applied.client("ec2").describe_subnets(
+        Filters=[{"Name": "tag:tier", "Values": ["private"]}]
+    )["Subnets"]
+    [named] = re.findall(r"subnets=\[([^\]]*)\]", command)
+    assert sorted(named.split(",")) == sorted(s["SubnetId"] for s in subnets)
+
+
+def test_every_alarm_notifies_the_topic_and_log_signals_come_from_the_api_logs(
+    applied: Applied,
+) -> None:
+    outputs = json.loads(terraform(applied.root, applied.env, "output", "-json").stdout)
+    topic = outputs["alarm_topic_arn"]["value"]
+    alarms = {
+        a["AlarmName"].removeprefix("hokusai-development-"): a
+        for a in applied.client("cloudwatch").describe_alarms(
+            AlarmNamePrefix="hokusai-development-"
+        )["MetricAlarms"]
+    }
+    filters = applied.client("logs").describe_metric_filters(
+        logGroupName="/ecs/hokusai-development/api"
+    )["metricFilters"]
+    published = {
+        (t["metricNamespace"], t["metricName"]) for f in filters for t in f["metricTransformations"]
+    }
+
+    assert applied.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert set(alarms) == {
+        "alb-5xx-rate", "alb-unhealthy-targets", "alb-response-time",
+        "api-tasks-below-desired", "mlflow-tasks-below-desired",
+        "discovery-fallback", "discovery-ejections", "rate-limit-fail-open",
+    }  # fmt: skip
+    assert all((a["AlarmActions"], a["OKActions"]) == ([topic], [topic]) for a in alarms.values())
+    assert {f["filterPattern"] for f in filters} == {s.pattern for s in log_signals()}
+    for name in ("discovery-fallback", "discovery-ejections", "rate-limit-fail-open"):
+        assert (alarms[name]["Namespace"], alarms[name]["MetricName"]) in published
+    # The outage (the name gone, traffic on the fallback) is an alarm within a minute.
+    fallback = alarms["discovery-fallback"]
+    assert (fallback["MetricName"], fallback["Statistic"]) == ("DiscoveryFallbackActive", "Maximum")
+    assert (fallback["Period"], fallback["EvaluationPeriods"], fallback["DatapointsToAlarm"]) == (
+        60,
+        1,
+        1,
+    )
+    assert (fallback["ComparisonOperator"], fallback["Threshold"]) == (
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    below_desired = alarms["api-tasks-below-desired"]["Metrics"]
+    dimensions = [
+        {d["Name"]: d["Value"] for d in q["MetricStat"]["Metric"]["Dimensions"]}
+        for q in below_desired
+        if "MetricStat" in q
+    ]
+    assert dimensions == 2 * [
+        {"ClusterName": "hokusai-development", "ServiceName": "hokusai-api-development"}
+    ]
 
 
 def changed_attributes(shown: dict[str, Any]) -> dict[str, dict[str, tuple[Any, Any]]]:

@@ -74,6 +74,14 @@ def lint_command(path: Path | None, plan_file: Path | None, as_json: bool) -> No
       endpoint.pinned         a `hokusai endpoint pin` in force: a warning with its age
       ssm.declared            SSM parameters used as valueFrom are declared
       backend.locking         the state backend locks (use_lockfile or DynamoDB)
+      keys.shared-store       gateway tasks read HOKUSAI_DATABASE_URL from a secret (not SQLite)
+      ecs.circuit-breaker     ECS services roll back deployments that never turn healthy
+      ecs.stop-timeout        gateway stopTimeout covers its drain and drain timeout, <= 120
+      lb.deregistration-delay target groups of gateways wait at least their drain
+      lb.access-logs          application load balancers write access logs
+      gateway.metrics-port    /metrics on HOKUSAI_METRICS_PORT, not open to the world
+      gateway.allowed-hosts   gateway tasks set HOKUSAI_ALLOWED_HOSTS
+      gateway.audit-log       the audit log goes to stderr (CloudWatch), not a file
       plan.service-registries with --plan: no service created or left without registries
 
     \b

@@ -341,6 +341,8 @@ def _unlocked(block: Block, evidence: str) -> CheckResult:
 
 
 def rules(today: date) -> list[Rule]:
+    from hokusai_platform.infra import production_rules  # its rules build on this module's
+
     return [
         service_registries,
         grace_period,
@@ -349,6 +351,7 @@ def rules(today: date) -> list[Rule]:
         partial(pinned, today=today),
         ssm_declared,
         backend_locking,
+        *production_rules.RULES,
     ]
 
 

@@ -41,6 +41,30 @@ variable "alb_deletion_protection" {
   default = true
 }
 
+variable "database_url_secret_arn" {
+  description = "An existing key store: ARN of the SSM SecureString or Secrets Manager secret holding its PostgreSQL URL. Null creates an RDS instance."
+  type        = string
+  default     = null
+}
+
+variable "database" {
+  description = "The RDS instance created when database_url_secret_arn is null (see modules/platform)."
+  type = object({
+    instance_class        = optional(string)
+    allocated_storage     = optional(number)
+    multi_az              = optional(bool)
+    deletion_protection   = optional(bool)
+    backup_retention_days = optional(number)
+  })
+  default = {}
+}
+
+variable "alarm_email" {
+  description = "Address subscribed to the alarm topic; null for none."
+  type        = string
+  default     = null
+}
+
 variable "mlflow_pin" {
   description = "A direct MLflow URL the API falls back to while discovery is broken, with why and since when. Written by `hokusai endpoint pin`, removed by `unpin`."
   type = object({

@@ -40,6 +40,10 @@ module "platform" {
   redis_endpoint       = var.redis_endpoint
   mlflow_fallback_urls = var.mlflow_pin == null ? [] : [var.mlflow_pin.url]
 
+  database_url_secret_arn = var.database_url_secret_arn
+  database                = var.database
+  alarm_email             = var.alarm_email
+
   alb_deletion_protection = var.alb_deletion_protection
 }
 
@@ -57,4 +61,21 @@ output "ecs_services" {
 
 output "registry_dns_name" {
   value = module.platform.registry_dns_name
+}
+
+output "bootstrap_admin_key" {
+  description = "Run once after the first apply: creates the first admin key and prints it."
+  value       = module.platform.bootstrap_admin_key
+}
+
+output "alarm_topic_arn" {
+  value = module.platform.alarm_topic_arn
+}
+
+output "api_security_group_id" {
+  value = module.platform.api_security_group_id
+}
+
+output "database_endpoint" {
+  value = module.platform.database_endpoint
 }

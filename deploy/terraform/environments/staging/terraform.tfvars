@@ -6,3 +6,5 @@ api_image     = "ghcr.io/hokusai/registry-api:latest"
 mlflow_image  = "ghcr.io/mlflow/mlflow:v3.1.1"
 
 redis_endpoint = "hokusai-staging.redis.internal:6379"
+
+database = { multi_az = false }

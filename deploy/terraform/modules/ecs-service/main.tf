@@ -3,21 +3,30 @@
 
 locals {
   family = "hokusai-${var.name}-${var.environment}"
+  ports  = var.metrics_port == null ? [var.port] : [var.port, var.metrics_port]
 
-  container = {
-    name         = var.container_name
-    image        = var.image
-    essential    = true
-    portMappings = [{ containerPort = var.port, hostPort = var.port, protocol = "tcp" }]
-    environment  = [for name in sort(keys(var.environment_variables)) : { name = name, value = var.environment_variables[name] }]
-    secrets      = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = var.secrets[name] }]
+  # What every task of this image runs with: the service's and the one-off tasks'.
+  runtime = merge(
+    {
+      name        = var.container_name
+      image       = var.image
+      essential   = true
+      environment = [for name in sort(keys(var.environment_variables)) : { name = name, value = var.environment_variables[name] }]
+      secrets     = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = var.secrets[name] }]
+    },
+    var.stop_timeout == null ? {} : { stopTimeout = var.stop_timeout },
+  )
+
+  log_options = {
+    awslogs-group  = var.log_group_name
+    awslogs-region = var.region
+  }
+
+  container = merge(local.runtime, {
+    portMappings = [for port in local.ports : { containerPort = port, hostPort = port, protocol = "tcp" }]
     logConfiguration = {
       logDriver = "awslogs"
-      options = {
-        awslogs-group         = var.log_group_name
-        awslogs-region        = var.region
-        awslogs-stream-prefix = var.name
-      }
+      options   = merge(local.log_options, { awslogs-stream-prefix = var.name })
     }
     healthCheck = {
       command     = var.health_check_command
@@ -26,7 +35,7 @@ locals {
       retries     = 3
       startPeriod = 30
     }
-  }
+  })
 }
 
 resource "aws_ecs_task_definition" "this" {
@@ -39,6 +48,30 @@ resource "aws_ecs_task_definition" "this" {
   execution_role_arn       = var.execution_role_arn
   task_role_arn            = var.task_role_arn
   container_definitions    = jsonencode([merge(local.container, var.command == null ? {} : { command = var.command })])
+}
+
+# Run by hand (`aws ecs run-task`), never by the service: the same image, environment and
+# secrets, another command; their logs go to the service's group under their own prefix.
+resource "aws_ecs_task_definition" "one_off" {
+  #checkov:skip=CKV_AWS_336:the image writes to /tmp and Fargate has no tmpfs
+  for_each = var.one_off_commands
+
+  family                   = "${local.family}-${each.key}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = 256
+  memory                   = 512
+  execution_role_arn       = var.execution_role_arn
+  task_role_arn            = var.task_role_arn
+  # The whole command, whatever the image's entrypoint is.
+  container_definitions = jsonencode([merge(local.runtime, {
+    entryPoint = slice(each.value, 0, 1)
+    command    = slice(each.value, 1, length(each.value))
+    logConfiguration = {
+      logDriver = "awslogs"
+      options   = merge(local.log_options, { awslogs-stream-prefix = each.key })
+    }
+  })])
 }
 
 resource "aws_ecs_service" "this" {
@@ -62,6 +95,7 @@ resource "aws_ecs_service" "this" {
     assign_public_ip = false
   }
 
+  # A deployment whose tasks never turn healthy is rolled back to the last one that did.
   deployment_circuit_breaker {
     enable   = true
     rollback = true

@@ -112,3 +112,31 @@ variable "health_check_grace_period_seconds" {
   type        = number
   default     = 120
 }
+
+variable "metrics_port" {
+  description = "A second container port, for /metrics alone (HOKUSAI_METRICS_PORT); null for none."
+  type        = number
+  default     = null
+}
+
+variable "stop_timeout" {
+  description = "Seconds between SIGTERM and SIGKILL; null keeps ECS's default (30). Fargate allows at most 120."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.stop_timeout == null || (coalesce(var.stop_timeout, 0) >= 2 && coalesce(var.stop_timeout, 0) <= 120)
+    error_message = "stop_timeout must be between 2 and 120 seconds (the Fargate maximum)."
+  }
+}
+
+variable "one_off_commands" {
+  description = "Task definitions to run by hand with this service's image, environment and secrets: name => argv."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for argv in values(var.one_off_commands) : length(argv) > 0])
+    error_message = "each one-off command needs at least the program to run."
+  }
+}

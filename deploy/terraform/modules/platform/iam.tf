@@ -8,6 +8,10 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
   }
 }
 
+locals {
+  database_url_in_secrets_manager = can(regex("^arn:[^:]+:secretsmanager:", var.database_url_secret_arn))
+}
+
 # Starts the tasks: writes their logs and reads exactly the parameters they reference.
 resource "aws_iam_role" "execution" {
   name               = "${local.name}-ecs-execution"
@@ -21,10 +25,17 @@ data "aws_iam_policy_document" "execution" {
   }
   statement {
     actions = ["ssm:GetParameters"]
-    resources = [
-      aws_ssm_parameter.redis_endpoint.arn,
-      aws_ssm_parameter.mlflow_backend_store_uri.arn,
-    ]
+    resources = concat(
+      [aws_ssm_parameter.redis_endpoint.arn, aws_ssm_parameter.mlflow_backend_store_uri.arn],
+      local.database_url_in_secrets_manager ? [] : [local.database_url_arn],
+    )
+  }
+  dynamic "statement" {
+    for_each = local.database_url_in_secrets_manager ? [local.database_url_arn] : []
+    content {
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
   }
 }
 

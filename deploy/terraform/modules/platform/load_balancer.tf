@@ -9,7 +9,6 @@ data "aws_acm_certificate" "registry" {
 
 resource "aws_lb" "registry" {
   #checkov:skip=CKV_AWS_150:deletion protection is var.alb_deletion_protection, on except in development
-  #checkov:skip=CKV_AWS_91:no access-log bucket in this stack yet; the gateway logs every request as JSON
   #checkov:skip=CKV2_AWS_28:no WAF yet; the gateway authenticates every request and rate-limits per key
   name                       = "${local.name}-registry"
   load_balancer_type         = "application"
@@ -18,6 +17,15 @@ resource "aws_lb" "registry" {
   security_groups            = [aws_security_group.alb.id]
   drop_invalid_header_fields = true
   enable_deletion_protection = var.alb_deletion_protection
+
+  access_logs {
+    bucket  = aws_s3_bucket.logs.id
+    prefix  = "alb"
+    enabled = true
+  }
+
+  # The ALB checks that it may write there when access logs are turned on.
+  depends_on = [aws_s3_bucket_policy.logs]
 }
 
 resource "aws_lb_target_group" "api" {
@@ -27,6 +35,9 @@ resource "aws_lb_target_group" "api" {
   protocol    = "HTTP"
   target_type = "ip"
   vpc_id      = data.aws_vpc.this.id
+
+  # As long as a task may take to stop: requests it has begun are not cut before it would.
+  deregistration_delay = local.stop_timeout
 
   health_check {
     path                = "/health"

@@ -64,6 +64,22 @@ resource "aws_security_group" "api" {
     security_groups = [aws_security_group.alb.id]
   }
 
+  ingress {
+    description = "Prometheus scrapes of /metrics, from inside the VPC only"
+    from_port   = local.metrics_port
+    to_port     = local.metrics_port
+    protocol    = "tcp"
+    cidr_blocks = [data.aws_vpc.this.cidr_block]
+  }
+
+  egress {
+    description = "PostgreSQL key store"
+    from_port   = 5432
+    to_port     = 5432
+    protocol    = "tcp"
+    cidr_blocks = [data.aws_vpc.this.cidr_block]
+  }
+
   egress {
     description = "MLflow"
     from_port   = 5000
