@@ -18,7 +18,7 @@ from hokusai_platform.doctor.session import open_context
 PARAMETER = "/hokusai/doctor-test/redis/endpoint"
 
 
-def configuration(moto_url: str, region: str) -> str:
+def configuration(moto_url: str, region: str, value: str = "redis.internal:6379") -> str:
     return f"""
 provider "aws" {{
   region                      = "{region}"
@@ -32,12 +32,11 @@ provider "aws" {{
   }}
 }}
 
+# No tags: a refresh reads `tags = {{}}` back for the state's null, which is no one's change.
 resource "aws_ssm_parameter" "redis_endpoint" {{
   name  = "{PARAMETER}"
   type  = "String"
-  value = "redis.internal:6379"
-  # Declared tags: with none, the provider reads back `tags = {{}}` and reports that as drift.
-  tags = {{ managed-by = "terraform" }}
+  value = "{value}"
 }}
 """
 
@@ -95,6 +94,27 @@ def test_drift_made_outside_terraform_fails_naming_the_resource(
     assert "aws_ssm_parameter.redis_endpoint: " in drifted.evidence
     assert "value" in drifted.evidence
     assert "terraform apply" in drifted.hint
+
+
+def test_an_edit_not_yet_applied_is_not_drift(
+    expectations: Expectations,
+    region: str,
+    moto_url: str,
+    tmp_path: Path,
+    terraform_env: dict[str, str],
+) -> None:
+    """The plan would change the value, and the refresh finds the tags read back: neither is
+    a change made outside Terraform."""
+    directory = tmp_path / "development"
+    directory.mkdir()
+    (directory / "main.tf").write_text(configuration(moto_url, region))
+    terraform(directory, "init")
+    terraform(directory, "apply", "-auto-approve")
+    (directory / "main.tf").write_text(configuration(moto_url, region, "redis.other:6379"))
+
+    result = run_terraform_layer(expectations, directory)
+
+    assert (result.status, result.evidence) == ("ok", "the environment matches its state")
 
 
 def test_an_uninitialised_root_is_skipped_with_the_reason(
