@@ -141,6 +141,7 @@ def test_straight_after_the_first_apply_doctor_is_green(applied: Applied) -> Non
     assert code == 0
     [drift] = [r for r in found if r["id"] == "terraform.drift"]
     assert drift["evidence"] == "the environment matches its state"
+    assert set(document["layer_seconds"]) == {"aws", "logs", "terraform"}
 
 
 def test_the_api_recreated_without_its_registry_is_drift_naming_the_service(

@@ -64,7 +64,7 @@ def terraform(directory: Path, *args: str) -> None:
 def run_terraform_layer(expectations: Expectations, directory: Path) -> CheckResult:
     async def go() -> list[CheckResult]:
         async with open_context(expectations, with_aws=False, terraform_dir=directory) as context:
-            return await diagnose(context, {"terraform"})
+            return (await diagnose(context, {"terraform"})).results
 
     [result] = asyncio.run(go())
     return result
