@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -61,6 +62,19 @@ def terraform(directory: Path, *args: str) -> None:
     )
 
 
+def record_terraform_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """From now on `terraform` on PATH notes its subcommand in the returned file, then runs
+    the real terraform with the same arguments."""
+    real = shutil.which("terraform")
+    shim, noted = tmp_path / "bin" / "terraform", tmp_path / "terraform-commands"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\necho "$2" >> {noted}\nexec {real} "$@"\n')
+    shim.chmod(0o755)
+    noted.touch()
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    return noted
+
+
 def run_terraform_layer(expectations: Expectations, directory: Path) -> CheckResult:
     async def go() -> list[CheckResult]:
         async with open_context(expectations, with_aws=False, terraform_dir=directory) as context:
@@ -76,20 +90,25 @@ def test_drift_made_outside_terraform_fails_naming_the_resource(
     moto_url: str,
     tmp_path: Path,
     terraform_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     directory = tmp_path / "development"
     directory.mkdir()
     (directory / "main.tf").write_text(configuration(moto_url, region))
     terraform(directory, "init")
     terraform(directory, "apply", "-auto-approve")
+    commands = record_terraform_commands(tmp_path, monkeypatch)
 
     assert run_terraform_layer(expectations, directory).status == "ok"
+    # The refresh finds the tags read back, but the plan changes nothing: no `show -json`.
+    assert commands.read_text().split() == ["plan"]
 
     boto3.client("ssm", region_name=region).put_parameter(
         Name=PARAMETER, Value="10.0.1.88:6379", Type="String", Overwrite=True
     )
     drifted = run_terraform_layer(expectations, directory)
 
+    assert commands.read_text().split() == ["plan", "plan", "show"]
     assert drifted.status == "fail"
     assert "aws_ssm_parameter.redis_endpoint: " in drifted.evidence
     assert "value" in drifted.evidence
