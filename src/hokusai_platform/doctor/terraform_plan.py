@@ -33,16 +33,15 @@ class Streamed:
         drifted: set[str] = set()
         changing: set[str] = set()
         for message in _messages(output):
-            change = message.get("change")
-            address = change.get("resource", {}).get("addr") if isinstance(change, dict) else None
-            diagnostic = message.get("diagnostic")
+            change, diagnostic = message.get("change"), message.get("diagnostic")
             if message.get("@level") == "error" and isinstance(diagnostic, dict):
                 summary, detail = diagnostic.get("summary", ""), diagnostic.get("detail", "")
                 errors.append(f"{summary} {detail}".strip())
-            elif message.get("type") == "resource_drift" and address:
-                drifted.add(address)
-            elif message.get("type") == "planned_change" and address:
-                changing.add(address)
+            elif isinstance(change, dict) and (address := change.get("resource", {}).get("addr")):
+                if message.get("type") == "resource_drift":
+                    drifted.add(address)
+                elif message.get("type") == "planned_change" and change.get("action") != "read":
+                    changing.add(address)  # a data source read at apply time changes nothing
         return cls(tuple(errors), frozenset(drifted), frozenset(changing))
 
     @property
