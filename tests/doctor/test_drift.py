@@ -19,7 +19,7 @@ from hokusai_platform.doctor.session import open_context
 PARAMETER = "/hokusai/doctor-test/redis/endpoint"
 
 
-def configuration(moto_url: str, region: str, value: str = "redis.internal:6379") -> str:
+def provider(moto_url: str, region: str) -> str:
     return f"""
 provider "aws" {{
   region                      = "{region}"
@@ -32,7 +32,11 @@ provider "aws" {{
     ssm = "{moto_url}"
   }}
 }}
+"""
 
+
+def configuration(moto_url: str, region: str, value: str = "redis.internal:6379") -> str:
+    return f"""{provider(moto_url, region)}
 # No tags: a refresh reads `tags = {{}}` back for the state's null, which is no one's change.
 resource "aws_ssm_parameter" "redis_endpoint" {{
   name  = "{PARAMETER}"
@@ -134,6 +138,50 @@ def test_an_edit_not_yet_applied_is_not_drift(
     result = run_terraform_layer(expectations, directory)
 
     assert (result.status, result.evidence) == ("ok", "the environment matches its state")
+
+
+def test_a_change_outside_terraform_that_a_planned_change_reads_is_reported(
+    expectations: Expectations,
+    region: str,
+    moto_url: str,
+    tmp_path: Path,
+    terraform_env: dict[str, str],
+) -> None:
+    """The plan would not undo the change (its value is ignored), but it would copy it into
+    another resource: Terraform lists it in relevant_attributes, and so does doctor."""
+    directory = tmp_path / "development"
+    directory.mkdir()
+    (directory / "main.tf").write_text(
+        provider(moto_url, region)
+        + f"""
+resource "aws_ssm_parameter" "redis_endpoint" {{
+  name  = "{PARAMETER}"
+  type  = "String"
+  value = "redis.internal:6379"
+  lifecycle {{
+    ignore_changes = [value]
+  }}
+}}
+
+resource "aws_ssm_parameter" "redis_copy" {{
+  name  = "{PARAMETER}-copy"
+  type  = "String"
+  value = aws_ssm_parameter.redis_endpoint.value
+}}
+"""
+    )
+    terraform(directory, "init")
+    terraform(directory, "apply", "-auto-approve")
+    boto3.client("ssm", region_name=region).put_parameter(
+        Name=PARAMETER, Value="10.0.1.88:6379", Type="String", Overwrite=True
+    )
+
+    result = run_terraform_layer(expectations, directory)
+
+    assert result.status == "fail"
+    assert "aws_ssm_parameter.redis_endpoint: " in result.evidence
+    assert "value" in result.evidence
+    assert "redis_copy" not in result.evidence
 
 
 def test_an_uninitialised_root_is_skipped_with_the_reason(
