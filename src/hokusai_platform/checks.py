@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -68,13 +68,19 @@ def summary(results: Sequence[CheckResult]) -> str:
     return ", ".join(parts) or "no checks ran"
 
 
-def render_json(results: Sequence[CheckResult], elapsed: float | None = None) -> str:
+def render_json(
+    results: Sequence[CheckResult],
+    elapsed: float | None = None,
+    layer_seconds: Mapping[str, float] | None = None,
+) -> str:
     document: dict[str, object] = {
         "results": [result.to_json() for result in results],
         "summary": {status: sum(r.status == status for r in results) for status in STATUSES},
     }
     if elapsed is not None:
         document["elapsed_seconds"] = round(elapsed, 3)
+    if layer_seconds is not None:
+        document["layer_seconds"] = {name: round(s, 3) for name, s in layer_seconds.items()}
     return json.dumps(document, indent=2)
 
 

@@ -20,7 +20,7 @@ from hokusai_platform.infra.pin import Pin
 def run(environment: MotoEnvironment, layers: set[str] | None = None) -> list[CheckResult]:
     async def go() -> list[CheckResult]:
         async with open_context(environment.expectations, region=environment.region) as context:
-            return await diagnose(context, layers or {"aws"})
+            return (await diagnose(context, layers or {"aws"})).results
 
     return asyncio.run(go())
 

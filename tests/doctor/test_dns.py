@@ -42,7 +42,7 @@ def run_dns(
             async with open_context(
                 expectations, dns_servers=servers, region=region, with_aws=region is not None
             ) as context:
-                return await diagnose(context, {"dns"})
+                return (await diagnose(context, {"dns"})).results
         finally:
             await server.close()
 

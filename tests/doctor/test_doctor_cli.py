@@ -121,6 +121,9 @@ def test_an_environment_as_declared_is_green_within_ten_seconds(
     assert "not initialised" in terraform["evidence"]
     # The checks' own time; the process also spends ~2 s importing the CLI on this machine.
     assert document["elapsed_seconds"] < 10
+    layers = document["layer_seconds"]
+    assert list(layers) == ["http", "dns", "aws", "logs", "terraform"]
+    assert all(0 <= seconds <= document["elapsed_seconds"] for seconds in layers.values())
 
 
 def test_outage_replay_api_recreated_without_registries(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from hokusai_platform.doctor.session import open_context
 PARAMETER = "/hokusai/doctor-test/redis/endpoint"
 
 
-def configuration(moto_url: str, region: str) -> str:
+def provider(moto_url: str, region: str) -> str:
     return f"""
 provider "aws" {{
   region                      = "{region}"
@@ -31,13 +32,16 @@ provider "aws" {{
     ssm = "{moto_url}"
   }}
 }}
+"""
 
+
+def configuration(moto_url: str, region: str, value: str = "redis.internal:6379") -> str:
+    return f"""{provider(moto_url, region)}
+# No tags: a refresh reads `tags = {{}}` back for the state's null, which is no one's change.
 resource "aws_ssm_parameter" "redis_endpoint" {{
   name  = "{PARAMETER}"
   type  = "String"
-  value = "redis.internal:6379"
-  # Declared tags: with none, the provider reads back `tags = {{}}` and reports that as drift.
-  tags = {{ managed-by = "terraform" }}
+  value = "{value}"
 }}
 """
 
@@ -62,10 +66,23 @@ def terraform(directory: Path, *args: str) -> None:
     )
 
 
+def record_terraform_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """From now on `terraform` on PATH notes its subcommand in the returned file, then runs
+    the real terraform with the same arguments."""
+    real = shutil.which("terraform")
+    shim, noted = tmp_path / "bin" / "terraform", tmp_path / "terraform-commands"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\necho "$2" >> {noted}\nexec {real} "$@"\n')
+    shim.chmod(0o755)
+    noted.touch()
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    return noted
+
+
 def run_terraform_layer(expectations: Expectations, directory: Path) -> CheckResult:
     async def go() -> list[CheckResult]:
         async with open_context(expectations, with_aws=False, terraform_dir=directory) as context:
-            return await diagnose(context, {"terraform"})
+            return (await diagnose(context, {"terraform"})).results
 
     [result] = asyncio.run(go())
     return result
@@ -77,24 +94,94 @@ def test_drift_made_outside_terraform_fails_naming_the_resource(
     moto_url: str,
     tmp_path: Path,
     terraform_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     directory = tmp_path / "development"
     directory.mkdir()
     (directory / "main.tf").write_text(configuration(moto_url, region))
     terraform(directory, "init")
     terraform(directory, "apply", "-auto-approve")
+    commands = record_terraform_commands(tmp_path, monkeypatch)
 
     assert run_terraform_layer(expectations, directory).status == "ok"
+    # The refresh finds the tags read back, but the plan changes nothing: no `show -json`.
+    assert commands.read_text().split() == ["plan"]
 
     boto3.client("ssm", region_name=region).put_parameter(
         Name=PARAMETER, Value="10.0.1.88:6379", Type="String", Overwrite=True
     )
     drifted = run_terraform_layer(expectations, directory)
 
+    assert commands.read_text().split() == ["plan", "plan", "show"]
     assert drifted.status == "fail"
     assert "aws_ssm_parameter.redis_endpoint: " in drifted.evidence
     assert "value" in drifted.evidence
     assert "terraform apply" in drifted.hint
+
+
+def test_an_edit_not_yet_applied_is_not_drift(
+    expectations: Expectations,
+    region: str,
+    moto_url: str,
+    tmp_path: Path,
+    terraform_env: dict[str, str],
+) -> None:
+    """The plan would change the value, and the refresh finds the tags read back: neither is
+    a change made outside Terraform."""
+    directory = tmp_path / "development"
+    directory.mkdir()
+    (directory / "main.tf").write_text(configuration(moto_url, region))
+    terraform(directory, "init")
+    terraform(directory, "apply", "-auto-approve")
+    (directory / "main.tf").write_text(configuration(moto_url, region, "redis.other:6379"))
+
+    result = run_terraform_layer(expectations, directory)
+
+    assert (result.status, result.evidence) == ("ok", "the environment matches its state")
+
+
+def test_a_change_outside_terraform_that_a_planned_change_reads_is_reported(
+    expectations: Expectations,
+    region: str,
+    moto_url: str,
+    tmp_path: Path,
+    terraform_env: dict[str, str],
+) -> None:
+    """The plan would not undo the change (its value is ignored), but it would copy it into
+    another resource: Terraform lists it in relevant_attributes, and so does doctor."""
+    directory = tmp_path / "development"
+    directory.mkdir()
+    (directory / "main.tf").write_text(
+        provider(moto_url, region)
+        + f"""
+resource "aws_ssm_parameter" "redis_endpoint" {{
+  name  = "{PARAMETER}"
+  type  = "String"
+  value = "redis.internal:6379"
+  lifecycle {{
+    ignore_changes = [value]
+  }}
+}}
+
+resource "aws_ssm_parameter" "redis_copy" {{
+  name  = "{PARAMETER}-copy"
+  type  = "String"
+  value = aws_ssm_parameter.redis_endpoint.value
+}}
+"""
+    )
+    terraform(directory, "init")
+    terraform(directory, "apply", "-auto-approve")
+    boto3.client("ssm", region_name=region).put_parameter(
+        Name=PARAMETER, Value="10.0.1.88:6379", Type="String", Overwrite=True
+    )
+
+    result = run_terraform_layer(expectations, directory)
+
+    assert result.status == "fail"
+    assert "aws_ssm_parameter.redis_endpoint: " in result.evidence
+    assert "value" in result.evidence
+    assert "redis_copy" not in result.evidence
 
 
 def test_an_uninitialised_root_is_skipped_with_the_reason(

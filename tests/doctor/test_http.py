@@ -18,7 +18,7 @@ from hokusai_platform.doctor.session import open_context
 def run_http(expectations: Expectations, url: str) -> dict[str, CheckResult]:
     async def go() -> list[CheckResult]:
         async with open_context(expectations, url=url, with_aws=False) as context:
-            return await diagnose(context, {"http"})
+            return (await diagnose(context, {"http"})).results
 
     return {result.id: result for result in asyncio.run(go())}
 

@@ -51,8 +51,9 @@ def cli_environment(directory: Path) -> dict[str, str]:
 
 
 def copy_tree(destination: Path) -> Path:
-    """The committed tree, copied so that nothing terraform writes lands in the checkout."""
-    return Path(shutil.copytree(TREE, destination, ignore=shutil.ignore_patterns(".terraform*")))
+    """The committed tree (provider lock files included), copied so that nothing terraform
+    writes lands in the checkout."""
+    return Path(shutil.copytree(TREE, destination, ignore=shutil.ignore_patterns(".terraform")))
 
 
 def point_at_moto(root: Path, moto_url: str, region: str) -> None:

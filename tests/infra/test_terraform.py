@@ -143,19 +143,45 @@ def test_environment_roots_differ_only_in_their_variables() -> None:
         assert len({c[name] for c in contents}) == 1, f"{name} differs between environments"
 
 
+@pytest.fixture(scope="module")
+def initialised(terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the committed tree after `terraform init` in every environment root."""
+    tree = copy_tree(tmp_path_factory.mktemp("initialised") / "terraform")
+
+    def init(environment: str) -> None:
+        root = tree / "environments" / environment
+        terraform(root, terraform_env, "init", "-backend=false", "-input=false", "-no-color")
+
+    with ThreadPoolExecutor(len(ENVIRONMENTS)) as pool:
+        list(pool.map(init, ENVIRONMENTS))
+    return tree
+
+
 def test_every_environment_is_formatted_and_valid(
-    terraform_env: dict[str, str], tmp_path: Path
+    terraform_env: dict[str, str], initialised: Path
 ) -> None:
     terraform(TREE, terraform_env, "fmt", "-check", "-recursive", "-diff", "-no-color")
 
-    def validate(environment: str) -> str:
-        root = copy_tree(tmp_path / environment) / "environments" / environment
-        terraform(root, terraform_env, "init", "-backend=false", "-input=false", "-no-color")
-        return terraform(root, terraform_env, "validate", "-no-color").stdout
+    for environment in ENVIRONMENTS:
+        root = initialised / "environments" / environment
+        output = terraform(root, terraform_env, "validate", "-no-color").stdout
+        assert "The configuration is valid" in output
 
-    with ThreadPoolExecutor(len(ENVIRONMENTS)) as pool:
-        for output in pool.map(validate, ENVIRONMENTS):
-            assert "The configuration is valid" in output
+
+def test_init_keeps_the_committed_provider_locks_and_lint_still_passes(
+    initialised: Path,
+) -> None:
+    """What the README's plan guard does first: `terraform init`, which reads the committed
+    `.terraform.lock.hcl` (and would rewrite it for a provider it had not locked), then lint."""
+    for environment in ENVIRONMENTS:
+        lock = Path("environments", environment, ".terraform.lock.hcl")
+        assert (initialised / lock).read_text() == (TREE / lock).read_text()
+        assert (initialised / "environments" / environment / ".terraform").is_dir()
+
+    linted = hokusai("infra", "lint", str(initialised))
+
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert linted.stdout.rstrip().endswith("7 ok")
 
 
 def test_development_is_applied_with_every_service_registered(applied: Applied) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import asyncio
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor import (
@@ -17,7 +19,7 @@ from hokusai_platform.doctor import (
     terraform,
 )
 from hokusai_platform.doctor.context import Context
-from hokusai_platform.doctor.runner import LAYERS, Check, run_checks
+from hokusai_platform.doctor.runner import LAYERS, Check, Outcome, run_checks
 
 CHECKS = (
     Check("http.health", http.health),
@@ -39,14 +41,38 @@ CHECKS = (
 TERRAFORM = Check("terraform.drift", terraform.drift, timeout=terraform.TIMEOUT_SECONDS)
 
 
-async def diagnose(context: Context, layers: Collection[str]) -> list[CheckResult]:
-    """Run the checks of `layers`; results ordered by layer, then as listed above."""
-    selected = [check for check in CHECKS if check.layer in layers]
-    if "terraform" in layers:
-        selected.append(TERRAFORM)
-    results = await run_checks(selected, context)
+@dataclass(frozen=True)
+class Diagnosis:
+    results: list[CheckResult]
+    # From a layer's first check starting to its last answering; layers overlap.
+    layer_seconds: dict[str, float]
+
+
+async def diagnose(context: Context, layers: Collection[str]) -> Diagnosis:
+    """Run the checks of `layers`; results ordered by layer, then as listed above.
+
+    Terraform's plan is the slowest check by far: it starts first, and the other layers run
+    while it plans.
+    """
+    planning = asyncio.ensure_future(
+        run_checks([TERRAFORM] if "terraform" in layers else [], context)
+    )
+    outcomes = await run_checks([check for check in CHECKS if check.layer in layers], context)
     if "logs" in layers:
-        # Logs are read for the services the other checks found failing, so they run last.
-        errors = Check("logs.errors", lambda context: logs.recent_errors(context, results))
-        results += await run_checks([errors], context)
-    return sorted(results, key=lambda result: LAYERS.index(result.id.split(".", 1)[0]))
+        # Logs are read for the services the other checks found failing, so they run after them.
+        found = [result for outcome in outcomes for result in outcome.results]
+        errors = Check("logs.errors", lambda context: logs.recent_errors(context, found))
+        outcomes += await run_checks([errors], context)
+    outcomes += await planning
+    results = [result for outcome in outcomes for result in outcome.results]
+    results.sort(key=lambda result: LAYERS.index(result.id.split(".", 1)[0]))
+    return Diagnosis(results, _layer_seconds(outcomes))
+
+
+def _layer_seconds(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    seconds = {}
+    for layer in LAYERS:
+        ran = [outcome for outcome in outcomes if outcome.check.layer == layer]
+        if ran:
+            seconds[layer] = max(o.finished for o in ran) - min(o.started for o in ran)
+    return seconds

@@ -81,7 +81,7 @@ def doctor(
                  instances; task definition endpoints and pins; SSM parameters;
                  ALB targets; the managed-by = terraform tag
       logs       the last ERROR lines of each failing service (CloudWatch)
-      terraform  terraform plan -refresh-only: drift by resource
+      terraform  terraform plan: what was changed outside Terraform, by resource
 
     \b
     Exit status: 0 all ok (or skipped), 1 warnings only, 2 failures.

@@ -16,7 +16,7 @@ import click
 
 from hokusai_platform.checks import CheckResult, render_json, render_table
 from hokusai_platform.doctor import watch as watching
-from hokusai_platform.doctor.catalog import diagnose
+from hokusai_platform.doctor.catalog import Diagnosis, diagnose
 from hokusai_platform.doctor.context import DnsServer
 from hokusai_platform.doctor.expectations import Expectations
 from hokusai_platform.doctor.session import open_context
@@ -109,20 +109,20 @@ def exit_code(results: Sequence[CheckResult]) -> int:
     return 2 if "fail" in statuses else 1 if "warn" in statuses else 0
 
 
-def render(results: Sequence[CheckResult], elapsed: float, as_json: bool) -> str:
+def render(diagnosis: Diagnosis, elapsed: float, as_json: bool) -> str:
     if as_json:
-        return render_json(results, elapsed)
-    return render_table(results, layer, elapsed)
+        return render_json(diagnosis.results, elapsed, diagnosis.layer_seconds)
+    return render_table(diagnosis.results, layer, elapsed)
 
 
-def run_once(options: Options, chosen: Target) -> tuple[list[CheckResult], float]:
+def run_once(options: Options, chosen: Target) -> tuple[Diagnosis, float]:
     """One run of the selected checks, and how long it took."""
     started = time.monotonic()
-    results = asyncio.run(_run_once(options, chosen))
-    return results, time.monotonic() - started
+    diagnosis = asyncio.run(_run_once(options, chosen))
+    return diagnosis, time.monotonic() - started
 
 
-async def _run_once(options: Options, chosen: Target) -> list[CheckResult]:
+async def _run_once(options: Options, chosen: Target) -> Diagnosis:
     async with open_context(
         chosen.expectations,
         url=chosen.url,
@@ -141,9 +141,9 @@ def main(options: Options) -> int:
     else:
         chosen = environment_target(options, servers)
     if options.watch is None:
-        results, elapsed = run_once(options, chosen)
-        click.echo(render(results, elapsed, options.as_json))
-        return exit_code(results)
+        diagnosis, elapsed = run_once(options, chosen)
+        click.echo(render(diagnosis, elapsed, options.as_json))
+        return exit_code(diagnosis.results)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
         watch(options, chosen, options.watch)
     return 0
@@ -151,11 +151,12 @@ def main(options: Options) -> int:
 
 def watch(options: Options, chosen: Target, seconds: float) -> None:
     """The first run in full, then only what changed, one line (or JSON object) each."""
-    results, elapsed = run_once(options, chosen)
-    click.echo(render(results, elapsed, options.as_json))
+    diagnosis, elapsed = run_once(options, chosen)
+    click.echo(render(diagnosis, elapsed, options.as_json))
+    results = diagnosis.results
     while True:
         time.sleep(seconds)
-        latest, _ = run_once(options, chosen)
+        latest = run_once(options, chosen)[0].results
         for change in watching.changes(results, latest):
             if options.as_json:
                 click.echo(json.dumps(change.to_json()))

@@ -8,6 +8,7 @@ turns that, a timeout, or an unexpected error into a result with the check's id.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -44,7 +45,23 @@ class Check:
         return self.id.split(".", 1)[0]
 
 
-async def run_check(check: Check, context: Context) -> list[CheckResult]:
+@dataclass(frozen=True)
+class Outcome:
+    """A check's results and when it ran (monotonic seconds)."""
+
+    check: Check
+    results: list[CheckResult]
+    started: float
+    finished: float
+
+
+async def run_check(check: Check, context: Context) -> Outcome:
+    started = time.monotonic()
+    results = await _results(check, context)
+    return Outcome(check, results, started, time.monotonic())
+
+
+async def _results(check: Check, context: Context) -> list[CheckResult]:
     try:
         async with asyncio.timeout(check.timeout):
             return await check.run(context)
@@ -70,7 +87,6 @@ async def run_check(check: Check, context: Context) -> list[CheckResult]:
         ]
 
 
-async def run_checks(checks: Sequence[Check], context: Context) -> list[CheckResult]:
-    """All checks at once; results in the order the checks were given."""
-    batches = await asyncio.gather(*(run_check(check, context) for check in checks))
-    return [result for batch in batches for result in batch]
+async def run_checks(checks: Sequence[Check], context: Context) -> list[Outcome]:
+    """All checks at once; outcomes in the order the checks were given."""
+    return list(await asyncio.gather(*(run_check(check, context) for check in checks)))

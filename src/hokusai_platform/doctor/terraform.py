@@ -1,7 +1,7 @@
-"""Terraform layer: does the live environment still match its state? (`plan -refresh-only`)
+"""Terraform layer: was the live environment changed outside Terraform? (`terraform plan`)
 
-Drift is what the outage was: a resource changed outside Terraform. A refresh-only plan
-reports each drifted resource without proposing to change anything.
+Drift is what the outage was: a resource changed outside Terraform. A normal plan refreshes
+every resource and says what it would undo; `terraform_plan` keeps the drift that matters.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.context import Context
 from hokusai_platform.doctor.runner import Skip
+from hokusai_platform.doctor.terraform_plan import Streamed, drifted
 
 # The check's deadline: Terraform reads the state and refreshes every resource, which is
 # slower than any other check.
 TIMEOUT_SECONDS = 120.0
-# -detailed-exitcode; 2 alone proves nothing (a refresh that only rewrites the state's
-# bookkeeping exits 2 too), so the plan's resource_drift is what is reported.
+# -detailed-exitcode: 2 is a plan with changes, which need not be drift (a pending edit of the
+# configuration is one); what drifted is read from the plan itself.
 NO_CHANGES, CHANGES = 0, 2
 
 
@@ -45,42 +45,6 @@ async def _terraform(directory: Path, *args: str) -> tuple[int, str]:
     return process.returncode, output.decode(errors="replace")
 
 
-def _errors(output: str) -> list[str]:
-    found = []
-    for line in output.splitlines():
-        with contextlib.suppress(json.JSONDecodeError):
-            message = json.loads(line)
-            diagnostic = message.get("diagnostic") if isinstance(message, dict) else None
-            if message.get("@level") == "error" and isinstance(diagnostic, dict):
-                found.append(f"{diagnostic.get('summary', '')} {diagnostic.get('detail', '')}")
-    return [error.strip() for error in found]
-
-
-def _empty(value: Any) -> bool:
-    return value in (None, "", [], {})
-
-
-def drifted(plan: dict[str, Any]) -> list[str]:
-    """`address: attribute, …` for each resource whose remote object changed.
-
-    The provider reads some unset values back as empty ones (`tags = {}` for null); those
-    are not changes anyone made, so they are left out.
-    """
-    found = []
-    for drift in plan.get("resource_drift", []):
-        before = drift["change"].get("before") or {}
-        after = drift["change"].get("after") or {}
-        changed = [
-            key
-            for key in sorted(set(before) | set(after))
-            if before.get(key) != after.get(key)
-            and not (_empty(before.get(key)) and _empty(after.get(key)))
-        ]
-        if changed:
-            found.append(f"{drift['address']}: {', '.join(changed)}")
-    return found
-
-
 async def drift(context: Context) -> list[CheckResult]:
     directory = context.terraform_dir
     if directory is None or not directory.is_dir():
@@ -90,24 +54,26 @@ async def drift(context: Context) -> list[CheckResult]:
     if not (directory / ".terraform").is_dir():
         raise Skip(f"{directory} is not initialised: run `terraform init` there to reach state")
     with tempfile.TemporaryDirectory(prefix="hokusai-doctor-") as scratch:
-        plan_file = str(Path(scratch) / "refresh.tfplan")
+        plan_file = str(Path(scratch) / "doctor.tfplan")
         code, output = await _terraform(
             directory,
             "plan",
-            "-refresh-only",
             "-detailed-exitcode",
             "-input=false",
             "-lock=false",
             "-json",
             f"-out={plan_file}",
         )
+        streamed = Streamed.parse(output)
         if code not in (NO_CHANGES, CHANGES):
-            errors = _errors(output)
-            raise Skip("terraform could not read state: " + ("; ".join(errors) or f"exit {code}"))
-        shown_code, shown = await _terraform(directory, "show", "-json", plan_file)
-    if shown_code != 0:
-        raise Skip(f"terraform show could not read the plan: {shown.strip()[:200]}")
-    changed = drifted(json.loads(shown))
+            reason = "; ".join(streamed.errors) or f"exit {code}"
+            raise Skip(f"terraform could not plan: {reason}")
+        changed: list[str] = []
+        if streamed.may_matter:  # only then is the plan worth `show -json`'s seconds
+            shown_code, shown = await _terraform(directory, "show", "-json", plan_file)
+            if shown_code != 0:
+                raise Skip(f"terraform show could not read the plan: {shown.strip()[:200]}")
+            changed = drifted(json.loads(shown))
     subject = str(directory)
     if not changed:
         return [CheckResult.ok("terraform.drift", subject, "the environment matches its state")]

@@ -19,6 +19,9 @@ from hcl2.utils import SerializationOptions
 
 _OPTIONS = SerializationOptions(with_comments=False)
 _SKIPPED_DIRECTORIES = {".terraform", ".git"}
+# What `terraform init` records: the providers chosen and their checksums. It configures
+# nothing, so no rule reads it (it is not a partial backend configuration).
+_PROVIDER_LOCK = ".terraform.lock.hcl"
 
 
 class HclError(Exception):
@@ -147,7 +150,8 @@ def load(root: Path) -> Configuration:
     blocks: list[Block] = []
     files: dict[str, list[AttributesFile]] = {".tfvars": [], ".hcl": [], ".tfbackend": []}
     for path in paths:
-        if _SKIPPED_DIRECTORIES.intersection(path.parts) or not path.is_file():
+        skipped = _SKIPPED_DIRECTORIES.intersection(path.parts) or path.name == _PROVIDER_LOCK
+        if skipped or not path.is_file():
             continue
         if path.suffix == ".tf":
             blocks.extend(_blocks(path, path.read_text()))
