@@ -53,6 +53,14 @@ def test_carries_the_gateway_alone(api: Container) -> None:
     assert json.loads(found.stdout) == {"modules": [], "tools": [], "wheels": False}
 
 
+def test_starts_from_bytecode_it_need_not_compile(api: Container) -> None:
+    # Stale bytecode would be compiled again at every start: most of the 2 s budget.
+    done = api.run(["python", "-v", "-c", "import hokusai_platform.gateway.server"])
+    assert done.returncode == 0, done.stderr
+    assert "code object from '/opt/hokusai/" in done.stderr
+    assert [line for line in done.stderr.splitlines() if "bytecode is stale" in line] == []
+
+
 def test_hokusai_version(api: Container) -> None:
     done = api.run(["hokusai", "--version"])
     assert done.stdout.strip() == f"hokusai, version {__version__}"
