@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -60,6 +61,12 @@ def up(data_dir: Path, **ports: int) -> None:
     <data-dir>/logs/<service>.log. A crashed service is restarted with back-off.
     `hokusai status` shows the stack from another terminal; `hokusai down` stops it.
     """
+    if importlib.util.find_spec("mlflow") is None:
+        # MLflow runs as `python -m mlflow` with this interpreter: without it, it never starts.
+        raise click.ClickException(
+            "hokusai up runs MLflow, which is not installed here; "
+            "install the stack extra: pip install 'hokusai-platform[stack]'"
+        )
     from hokusai_platform.stack import up as stack_up
     from hokusai_platform.stack.local_key import LocalKeyError
 
