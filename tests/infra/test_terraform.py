@@ -181,7 +181,7 @@ def test_init_keeps_the_committed_provider_locks_and_lint_still_passes(
     linted = hokusai("infra", "lint", str(initialised))
 
     assert linted.returncode == 0, linted.stdout + linted.stderr
-    assert linted.stdout.rstrip().endswith("7 ok")
+    assert linted.stdout.rstrip().endswith("15 ok")
 
 
 def test_development_is_applied_with_every_service_registered(applied: Applied) -> None:
