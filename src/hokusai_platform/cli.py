@@ -17,6 +17,7 @@ LAZY_COMMANDS = {
     "up": "hokusai_platform.stack.commands:up",
     "status": "hokusai_platform.stack.commands:status",
     "down": "hokusai_platform.stack.commands:down",
+    "login-link": "hokusai_platform.stack.commands:login_link",
     "keys": "hokusai_platform.keys.cli:keys",
     "grants": "hokusai_platform.keys.grants_cli:grants",
     "teams": "hokusai_platform.keys.grants_cli:teams",
@@ -103,6 +104,8 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
                                         and REDIS_PORT (without: not enforced)
       HOKUSAI_REDIS_TIMEOUT             seconds before a rate check fails open (0.25)
       HOKUSAI_KEY_CACHE_SECONDS         key lookups reused, at most 1 s (0.5)
+      HOKUSAI_SESSION_IDLE_SECONDS      a browser session ends when idle this long (3600)
+      HOKUSAI_SESSION_MAX_SECONDS       and this long after the login at most (43200)
       HOKUSAI_AUDIT_LOG                 stderr (default) or a file: one line a keyed request
       HOKUSAI_ALLOWED_HOSTS             Host names served, comma-separated (any)
       HOKUSAI_MAX_HEADER_BYTES          one header line (8190)

@@ -124,6 +124,18 @@ def _key_cache_seconds(env: Mapping[str, str], default: float) -> float:
     return seconds
 
 
+def _session_seconds(env: Mapping[str, str], idle: int, lifetime: int) -> tuple[int, int]:
+    """How long a browser session may stay idle, and how long it may last at most."""
+    idle = int(_number(env, "HOKUSAI_SESSION_IDLE_SECONDS", idle, minimum=1, kind=int))
+    lifetime = int(_number(env, "HOKUSAI_SESSION_MAX_SECONDS", lifetime, minimum=1, kind=int))
+    if idle > lifetime:
+        raise ConfigError(
+            f"HOKUSAI_SESSION_IDLE_SECONDS: {idle} is longer than HOKUSAI_SESSION_MAX_SECONDS "
+            f"({lifetime}), the most a session lasts"
+        )
+    return idle, lifetime
+
+
 def _choice(env: Mapping[str, str], variable: str, default: str, choices: tuple[str, ...]) -> str:
     value = env.get(variable, "").strip().lower() or default
     if value not in choices:
@@ -203,6 +215,8 @@ class Settings:
     redis_timeout: float = 0.25
     auth_required: bool = True
     key_cache_seconds: float = 0.5
+    session_idle_seconds: int = 3600
+    session_max_seconds: int = 12 * 3600
     audit_log: str = "stderr"
     metrics_port: int | None = None
     max_header_bytes: int = 8190
@@ -230,6 +244,9 @@ class Settings:
             raise ConfigError(
                 "MLFLOW_SERVER_URL: not set (e.g. http://mlflow.hokusai-development.local:5000)"
             )
+        session_idle_seconds, session_max_seconds = _session_seconds(
+            env, cls.session_idle_seconds, cls.session_max_seconds
+        )
         access_log = env.get("HOKUSAI_ACCESS_LOG", "1").strip().lower()
         if access_log not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(f"HOKUSAI_ACCESS_LOG: {access_log!r} is not a boolean")
@@ -258,6 +275,8 @@ class Settings:
             auth_required=_choice(env, "HOKUSAI_AUTH", "required", ("required", "off"))
             == "required",
             key_cache_seconds=_key_cache_seconds(env, cls.key_cache_seconds),
+            session_idle_seconds=session_idle_seconds,
+            session_max_seconds=session_max_seconds,
             audit_log=audit_sink(env),
             metrics_port=_port(env, "HOKUSAI_METRICS_PORT", 0) or None,
             max_header_bytes=_bytes(env, "HOKUSAI_MAX_HEADER_BYTES", cls.max_header_bytes),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from processes import Server, start_gateway
-from security.secured import GENEROUS, request
+from secured import GENEROUS, request
 
 from hokusai_platform.keys.auth import MAX_CACHE_SECONDS
 from hokusai_platform.keys.scopes import Scope

@@ -27,7 +27,7 @@ from admin_api import (
 )
 from echo_upstream import EchoUpstream
 from processes import Server
-from security.secured import request
+from secured import request
 
 from hokusai_platform.audit import FLUSH_SECONDS
 from hokusai_platform.gateway.key_admin import MAX_BODY_BYTES

@@ -1,36 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from gateway.echo_upstream import EchoUpstream, echo_upstream
 from processes import Server, start_gateway
-from secured import GENEROUS, Keys, secured_env
-
-from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.keys.store import KeyStore
+from secured import Keys, create_keys, secured_env
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('keys') / 'keys.db'}"
-    store = KeyStore.open(url)
-    revoked = store.create("revoked", Scope.ADMIN, GENEROUS)
-    store.revoke(revoked.info.id)
-    yield Keys(
-        database_url=url,
-        store=store,
-        read=store.create("reader", Scope.READ, GENEROUS).secret,
-        write=store.create("writer", Scope.WRITE, GENEROUS).secret,
-        admin=store.create("admin", Scope.ADMIN, GENEROUS).secret,
-        expired=store.create(
-            "expired", Scope.ADMIN, GENEROUS, datetime.now(UTC) - timedelta(minutes=1)
-        ).secret,
-        revoked=revoked.secret,
-    )
-    store.close()
+    keys = create_keys(tmp_path_factory.mktemp("keys"))
+    yield keys
+    keys.store.close()
 
 
 @pytest.fixture(scope="module")

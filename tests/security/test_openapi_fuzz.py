@@ -41,4 +41,5 @@ def test_no_operation_of_the_gateway_answers_5xx(
     assert (
         "POST /api/admin/v1/keys" in fuzzed and "PUT /api/admin/v1/keys/{key_id}/limits" in fuzzed
     )
+    assert "POST /login" in fuzzed and "GET /login/link" in fuzzed
     assert len(echo.received) - before > 20, "the fuzzed requests with a key reached the proxy"

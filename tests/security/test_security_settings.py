@@ -18,6 +18,13 @@ def test_secure_defaults() -> None:
     assert settings.redis_url is None
     assert settings.metrics_port is None
     assert settings.audit_log == "stderr"
+    assert settings.session_idle_seconds <= settings.session_max_seconds <= 24 * 3600
+
+
+def test_session_lifetimes_from_the_environment() -> None:
+    env = {**VALID, "HOKUSAI_SESSION_IDLE_SECONDS": "600", "HOKUSAI_SESSION_MAX_SECONDS": "3600"}
+    settings = Settings.from_env(env)
+    assert (settings.session_idle_seconds, settings.session_max_seconds) == (600, 3600)
 
 
 def test_the_keys_database_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
@@ -51,6 +58,13 @@ def test_redis_from_a_url_or_a_host_as_terraform_gives_it(env: dict[str, str], u
         ({"HOKUSAI_MAX_HEADER_BYTES": "12"}, "HOKUSAI_MAX_HEADER_BYTES"),
         ({"HOKUSAI_MAX_JSON_BODY_BYTES": "lots"}, "HOKUSAI_MAX_JSON_BODY_BYTES"),
         ({"HOKUSAI_CLIENT_TIMEOUT": "0"}, "HOKUSAI_CLIENT_TIMEOUT"),
+        ({"HOKUSAI_SESSION_IDLE_SECONDS": "1h"}, "HOKUSAI_SESSION_IDLE_SECONDS"),
+        ({"HOKUSAI_SESSION_IDLE_SECONDS": "0"}, "HOKUSAI_SESSION_IDLE_SECONDS"),
+        ({"HOKUSAI_SESSION_MAX_SECONDS": "-5"}, "HOKUSAI_SESSION_MAX_SECONDS"),
+        (
+            {"HOKUSAI_SESSION_IDLE_SECONDS": "7200", "HOKUSAI_SESSION_MAX_SECONDS": "3600"},
+            "HOKUSAI_SESSION_IDLE_SECONDS",
+        ),
     ],
 )
 def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:

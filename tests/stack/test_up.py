@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
 import signal
 import stat
 import subprocess
@@ -13,6 +15,7 @@ from typing import Any
 import mlflow
 import pytest
 from conftest import Up, assert_nothing_left
+from hokusai_cli import hokusai
 from processes import MLFLOW_START_TIMEOUT, executable
 
 from hokusai_platform.stack.supervisor import group_members
@@ -52,6 +55,10 @@ def test_up_serves_mlflow_through_the_gateway_and_keeps_data_across_restarts(
     assert first.resolve("mlflow") == ["127.0.0.1"]
     with urllib.request.urlopen(f"{gateway}/health") as answer:
         assert json.load(answer)["dependencies"]["mlflow"]["status"] == "healthy"
+    assert re.search(
+        rf"MLflow UI +{re.escape(gateway)}/api/mlflow/ \(log in with your key\)\n", first.text
+    )
+    _log_in_with_a_link(first, gateway)
     # What the printed `export` lines do for a shell: the MLflow client reads both variables.
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
     run_id = _log_run(mlflow.MlflowClient(tracking_uri=f"{gateway}/api/mlflow"))
@@ -77,6 +84,24 @@ def test_up_serves_mlflow_through_the_gateway_and_keeps_data_across_restarts(
     assert second.stop(signal.SIGINT) == 0
     assert_nothing_left(second, groups)
     assert "stopped; data kept in" in second.text
+
+
+def _log_in_with_a_link(up: Up, gateway: str) -> None:
+    """`hokusai login-link` finds the running stack's gateway; its link works once."""
+    database = f"sqlite:///{up.data_dir / 'hokusai.db'}"  # the stack's
+    made = hokusai(database, "login-link", "--data-dir", str(up.data_dir))
+    assert made.returncode == 0, made.stderr
+    link = made.stdout.strip()
+    assert link.startswith(f"{gateway}/login/link?token=")
+    assert "usable once, within 60 s" in made.stderr
+    statuses = []
+    for _ in range(2):
+        connection = http.client.HTTPConnection("127.0.0.1", up.ports["gateway"], timeout=10)
+        connection.request("GET", link.removeprefix(gateway), headers={"Accept": "text/html"})
+        answer = connection.getresponse()
+        statuses.append((answer.status, answer.getheader("Location")))
+        connection.close()
+    assert statuses == [(303, "/api/mlflow/"), (401, None)]
 
 
 def test_services_left_by_a_killed_up_are_stopped_by_the_next_one(start_up: Any) -> None:

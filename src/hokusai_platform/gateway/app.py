@@ -22,6 +22,7 @@ from hokusai_platform.gateway import errors, key_admin
 from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.health import MlflowHealth
 from hokusai_platform.gateway.http import Request
+from hokusai_platform.gateway.login import Login
 from hokusai_platform.gateway.openapi import openapi_json
 from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
@@ -32,6 +33,7 @@ from hokusai_platform.gateway.responses import (
     json_response,
 )
 from hokusai_platform.gateway.security import Guard
+from hokusai_platform.gateway.sessions import HOME, redirect, wants_page
 from hokusai_platform.gateway.upstream import UpstreamClient
 from hokusai_platform.settings import Settings
 
@@ -49,6 +51,9 @@ ENDPOINTS = (
     "GET /health/ready",
     "GET /metrics",
     "GET /openapi.json",
+    "GET|POST /login",
+    "GET|POST /logout",
+    "GET /login/link",
     "ANY /api/mlflow/{path}",
     *key_admin.ENDPOINTS,
 )
@@ -106,6 +111,8 @@ class Gateway:
         }
         if settings.metrics_port is not None:
             del self._routes["/metrics"]  # served on its own listener only
+        # Pages for people, each handling its own methods; with keys off there is no login.
+        self._pages = Login(self.guard.sessions).routes if self.guard.sessions else {}
         self.draining = False
 
     def drain(self) -> None:
@@ -164,6 +171,9 @@ class Gateway:
             return errors.json_error(
                 400, errors.BAD_REQUEST, "absolute-form request targets are not accepted"
             )
+        page = self._pages.get(request.path)
+        if page is not None:
+            return await page(request)
         handler = self._routes.get(request.path)
         if handler is None:
             return errors.json_error(404, errors.ENDPOINT_NOT_FOUND, f"no endpoint {request.path}")
@@ -185,6 +195,8 @@ class Gateway:
         return await self.metrics_text(request)
 
     async def index(self, request: Request) -> Response:
+        if wants_page(request):
+            return redirect(HOME)  # a person: MLflow's UI
         return json_response(
             {"service": SERVICE_NAME, "version": __version__, "endpoints": list(ENDPOINTS)}
         )

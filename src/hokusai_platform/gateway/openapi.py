@@ -1,7 +1,8 @@
 """The gateway's own API as an OpenAPI 3.0 document, served at /openapi.json.
 
-It describes the gateway's endpoints (the key admin API's among them), how a key is presented,
-and the errors the boundary answers; what lies behind /api/mlflow is MLflow's REST API,
+It describes the gateway's endpoints (the key admin API's among them), how a key (or a
+browser's session) is presented, and the errors the boundary answers; what lies behind
+/api/mlflow is MLflow's REST API,
 documented by MLflow.
 """
 
@@ -168,6 +169,24 @@ _KEY_ADMIN_PATHS = {
                          {"200": _json("The key", "OneKey")}),
     },
 }  # fmt: skip
+_PAGE = {"description": "The login page", "content": {"text/html": {"schema": {"type": "string"}}}}
+_TO_THE_UI = {"description": "Logged in: on to MLflow's UI (Set-Cookie: hokusai_session)"}
+_LOGIN_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["key"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "next": {"type": "string"},
+                    "fragment": {"type": "string"},
+                },
+            }
+        }
+    },
+}
 _PROXIED = {
     "summary": "Forwarded to MLflow's /{path}, streaming both ways",
     "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -190,9 +209,11 @@ DOCUMENT: dict[str, object] = {
             "bearer": {"type": "http", "scheme": "bearer"},
             "basic": {"type": "http", "scheme": "basic", "description": "the key as password"},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "hokusai_session",
+                        "description": "a browser's, from POST /login"},
         },
     },
-    "security": [{"bearer": []}, {"basic": []}, {"apiKey": []}],
+    "security": [{"bearer": []}, {"basic": []}, {"apiKey": []}, {"session": []}],
     "paths": {
         "/": {"get": {"summary": "Service name, version, endpoints", "security": [],
                       "responses": {"200": _JSON_OK}}},
@@ -207,6 +228,26 @@ DOCUMENT: dict[str, object] = {
                                   )}}},
         "/openapi.json": {"get": {"summary": "This document", "security": [],
                                   "responses": {"200": _JSON_OK}}},
+        "/login": {
+            "get": {"summary": "The login page", "security": [], "parameters": [
+                        {"name": "next", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": _PAGE, "303": _TO_THE_UI}},
+            "post": {"summary": "Log in with a key: a session cookie", "security": [],
+                     "requestBody": _LOGIN_FORM,
+                     "responses": {"303": _TO_THE_UI, "401": _error("Not a valid key"),
+                                   "403": _error("Sent from another site"),
+                                   "413": _error("Form too large"),
+                                   "415": _error("Not a urlencoded form")}},
+        },
+        "/logout": {method: {"summary": "End the session", "security": [],
+                             "responses": {"200": _PAGE, "403": _error("Sent from another site")}}
+                    for method in ("get", "post")},
+        "/login/link": {"get": {"summary": "Redeem a one-time login link (hokusai login-link)",
+                                "security": [], "parameters": [
+                                    {"name": "token", "in": "query", "required": True,
+                                     "schema": {"type": "string"}}],
+                                "responses": {"303": _TO_THE_UI,
+                                              "401": _error("Used already, or expired")}}},
         "/api/mlflow/version": {"get": {"summary": "MLflow's version (no key needed)",
                                         "security": [], "responses": {"200": {"description":
                                                                               "The version"}}}},

@@ -1,10 +1,11 @@
 """The security boundary in front of the MLflow proxy.
 
 In order, for every request under /api/mlflow: no key in the URL; a `Host` we serve (when
-`HOKUSAI_ALLOWED_HOSTS` lists them); a valid key (unless the route is public: MLflow's
-`version` and `health`); a scope that covers the route; the key's rate limit; a body within
-its size limit. Only then is the request forwarded. Every request made with a valid key
-leaves one audit line.
+`HOKUSAI_ALLOWED_HOSTS` lists them); a valid key, or a browser session standing for one
+(unless the route is public: MLflow's `version` and `health`); for a session, a request from
+the gateway's own pages (gateway/sessions.py); a scope that covers the route; the key's rate
+limit; a body within its size limit. Only then is the request forwarded. Every request made
+with a valid key leaves one audit line.
 
 Why a request was refused is logged with its request id; the caller learns only the status.
 """
@@ -22,6 +23,13 @@ from hokusai_platform.audit import AuditLog
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.responses import AnyResponse, Response
+from hokusai_platform.gateway.sessions import (
+    CURRENT_USER_PATHS,
+    SAFE_METHODS,
+    Sessions,
+    current_user,
+    session_id,
+)
 from hokusai_platform.keys import database
 from hokusai_platform.keys.auth import (
     Authenticator,
@@ -31,6 +39,7 @@ from hokusai_platform.keys.auth import (
     reject_key_in_query,
 )
 from hokusai_platform.keys.scopes import ROUTES, Scope, route_family
+from hokusai_platform.keys.sessions import SessionStore
 from hokusai_platform.keys.store import KeyInfo, KeyStore
 from hokusai_platform.ratelimit import RateLimiter
 from hokusai_platform.settings import Settings
@@ -42,7 +51,9 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 PERMISSION_DENIED = "PERMISSION_DENIED"
 REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 MISDIRECTED_REQUEST = "MISDIRECTED_REQUEST"
-CHALLENGE = 'Bearer realm="hokusai", Basic realm="hokusai"'
+# One per field (RFC 9110 section 11.6.1). A browser whose session ended is offered Bearer
+# only: a Basic challenge would make it prompt for a password over MLflow's UI.
+CHALLENGES = ('Bearer realm="hokusai"', 'Basic realm="hokusai"')
 _ARTIFACT_UPLOAD_MARKERS = ("/mlflow-artifacts/", "/upload-artifact")
 
 REFUSED = Counter("hokusai_requests_refused_total", "Requests refused at the boundary", ["reason"])
@@ -68,14 +79,12 @@ class Guard:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._allowed_hosts = frozenset(settings.allowed_hosts)
-        self.authenticator = (
-            Authenticator(
-                KeyStore(database.create(settings.database_url)),
-                cache_seconds=settings.key_cache_seconds,
-            )
-            if settings.auth_required
-            else None
-        )
+        self.authenticator: Authenticator | None = None
+        self.sessions: Sessions | None = None
+        if settings.auth_required:
+            store = KeyStore(database.create(settings.database_url))
+            self.authenticator = Authenticator(store, cache_seconds=settings.key_cache_seconds)
+            self.sessions = Sessions(SessionStore(store.engine), self.authenticator, settings)
         self.limiter: RateLimiter = ratelimit.connect(
             settings.redis_url, timeout=settings.redis_timeout
         )
@@ -93,6 +102,8 @@ class Guard:
         await self.limiter.close()
         if self.authenticator is not None:
             self.authenticator.close()
+        if self.sessions is not None:
+            self.sessions.close()
         self.audit.close()
 
     async def handle(self, request: Request, request_id: str, forward: Forward) -> AnyResponse:
@@ -100,19 +111,30 @@ class Guard:
         if refusal is not None:
             return refusal
         mlflow_path = request.path[len(MOUNT) :]
-        if self.authenticator is None or (
-            (required := ROUTES.required(request.method, mlflow_path)) is None
+        if (
+            self.authenticator is None
+            or self.sessions is None
+            or (required := ROUTES.required(request.method, mlflow_path)) is None
         ):
             refusal = self._size_refusal(request, request_id, mlflow_path)
             return refusal if refusal is not None else await forward(request, request_id)
         started = time.perf_counter()
-        key = await self.identify(request, request_id, self.authenticator)
+        session = session_id(request)
+        key = await self.identify(request, request_id, self.authenticator, self.sessions, session)
         if not isinstance(key, KeyInfo):
             return key
-        refusal = await self.authorise(request, request_id, key, required, mlflow_path)
+        refusal = self._cross_origin(request, request_id, self.sessions, session, mlflow_path)
+        if refusal is None:
+            refusal = await self.authorise(request, request_id, key, required, mlflow_path)
         if refusal is None:
             refusal = self._size_refusal(request, request_id, mlflow_path)
-        response = refusal if refusal is not None else await forward(request, request_id)
+        response: AnyResponse
+        if refusal is not None:
+            response = refusal
+        elif mlflow_path in CURRENT_USER_PATHS and request.method in ("GET", "HEAD"):
+            response = current_user(key)
+        else:
+            response = await forward(request, request_id)
         self._record(request, request_id, key, mlflow_path, response, started)
         return response
 
@@ -129,14 +151,24 @@ class Guard:
         return None
 
     async def identify(
-        self, request: Request, request_id: str, authenticator: Authenticator
+        self,
+        request: Request,
+        request_id: str,
+        authenticator: Authenticator,
+        sessions: Sessions | None = None,
+        session: str | None = None,
     ) -> KeyInfo | Response:
-        """The valid key the request presents, else the 401 to answer."""
+        """The valid key the request presents, or that its browser session stands for; else
+        a person's way to the login page, or the 401 to answer."""
         try:
-            return await authenticator.authenticate(
-                presented_key(request.headers, request.headers.getall("Authorization", []))
-            )
+            if sessions is None or session is None:
+                return await authenticator.authenticate(
+                    presented_key(request.headers, request.headers.getall("Authorization", []))
+                )
+            return await sessions.authenticate(session)
         except Unauthenticated as exc:
+            if sessions is not None and (to_login := sessions.to_login(request)) is not None:
+                return to_login
             refusal = self._refuse(
                 request_id,
                 "unauthenticated",
@@ -145,8 +177,33 @@ class Guard:
                 "a valid API key is required (Authorization: Bearer <key>)",
                 detail=str(exc),
             )
-            refusal.headers["WWW-Authenticate"] = CHALLENGE
+            for challenge in CHALLENGES if session is None else CHALLENGES[:1]:
+                refusal.headers.add("WWW-Authenticate", challenge)
             return refusal
+
+    def _cross_origin(
+        self,
+        request: Request,
+        request_id: str,
+        sessions: Sessions,
+        session: str | None,
+        mlflow_path: str,
+    ) -> Response | None:
+        """The 403 for a change made with a session cookie from another site's page (CSRF)."""
+        if (
+            session is None
+            or request.method in SAFE_METHODS
+            or (foreign := sessions.foreign_origin(request)) is None
+        ):
+            return None
+        return self._refuse(
+            request_id,
+            "cross_origin",
+            403,
+            PERMISSION_DENIED,
+            f"a request with a session cookie must come from this gateway's pages; "
+            f"{request.method} {mlflow_path} came from {foreign}",
+        )
 
     async def authorise(
         self, request: Request, request_id: str, key: KeyInfo, required: Scope, path: str

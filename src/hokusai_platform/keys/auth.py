@@ -156,6 +156,10 @@ class Authenticator:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
+    def forget(self, secret: str) -> None:
+        """Drop the cached answer for `secret`: its next use asks the database."""
+        self._cache.pop(tokens.digest_of(secret), None)
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._store.close()

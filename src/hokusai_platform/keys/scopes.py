@@ -230,6 +230,8 @@ API_ROUTES: tuple[tuple[str, str, Scope], ...] = (
     ("POST", "mlflow/ui-telemetry", WRITE),
     ("GET", "mlflow/unified-traces", READ),
     ("POST", "mlflow/upload-artifact", WRITE),
+    # Not MLflow's without its auth app: the gateway answers it (gateway/sessions.py).
+    ("GET", "mlflow/users/current", READ),
     ("GET", "mlflow/webhooks", ADMIN),
     ("POST", "mlflow/webhooks", ADMIN),
     ("DELETE", "mlflow/webhooks/{webhook_id}", ADMIN),

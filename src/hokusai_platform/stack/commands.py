@@ -1,4 +1,4 @@
-"""`hokusai up | status | down`: the command-line face of the local stack."""
+"""`hokusai up | status | down | login-link`: the command-line face of the local stack."""
 
 from __future__ import annotations
 
@@ -114,6 +114,38 @@ def status(data_dir: Path, as_json: bool) -> None:
         click.echo(render.usage(state["urls"], read_key(config.key_file)))
     if state is None:
         sys.exit(NOT_RUNNING)
+
+
+@click.command("login-link")
+@data_dir_option
+@click.option(
+    "--gateway-url",
+    help="The registry API as the browser reaches it [default: the running stack's].",
+)
+def login_link(data_dir: Path, gateway_url: str | None) -> None:
+    """Print a link that logs the local admin into the MLflow UI: usable once, within 60 s.
+
+    The link opens a browser session for the stack's local key (<data-dir>/local-api-key)
+    without pasting it; the keys database is the stack's (HOKUSAI_DATABASE_URL, else SQLite
+    in the data dir).
+    """
+    from hokusai_platform.keys.sessions import LINK_SECONDS
+    from hokusai_platform.stack.local_key import LocalKeyError, login_link_token
+
+    config = StackConfig(data_dir)
+    try:
+        key, token = login_link_token(config.key_file, config.database_url)
+    except LocalKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if gateway_url is None:
+        state = read_state(config.state_file) if is_running(config.lock_file) else None
+        port = state["ports"]["gateway"] if state else Ports.gateway
+        gateway_url = f"http://127.0.0.1:{port}"
+    click.echo(f"{gateway_url.rstrip('/')}/login/link?token={token}")
+    click.echo(
+        f"(logs in as {key.name}, scope {key.scope.value}; usable once, within {LINK_SECONDS} s)",
+        err=True,
+    )
 
 
 @click.command()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from hokusai_platform.settings import database_url
 
 NAMESPACE = "hokusai-development.local"
 
@@ -50,6 +53,11 @@ class StackConfig:
     @property
     def key_file(self) -> Path:
         return self.data_dir / "local-api-key"
+
+    @property
+    def database_url(self) -> str:
+        """The keys database: `HOKUSAI_DATABASE_URL`, else SQLite in the data dir."""
+        return database_url({**os.environ, "HOKUSAI_DATA_DIR": str(self.data_dir)})
 
     def log_file(self, service: str) -> Path:
         return self.logs_dir / f"{service}.log"

@@ -52,6 +52,8 @@ def usage(urls: Mapping[str, str], token: str | None) -> str:
     lines.append(f"  export MLFLOW_TRACKING_URI={shlex.quote(urls['tracking URI'])}")
     if token is not None:
         lines.append(f"  export MLFLOW_TRACKING_TOKEN={shlex.quote(token)}")
+        lines += ["", "Open the MLflow UI logged in as the local admin (a one-time link):"]
+        lines.append("  hokusai login-link")
     return "\n".join(lines)
 
 

@@ -18,7 +18,6 @@ from typing import Any, TextIO
 
 from hokusai_platform.discovery.local.dns_server import DiscoveryServer
 from hokusai_platform.discovery.local.registry import Registry
-from hokusai_platform.settings import database_url
 from hokusai_platform.stack import render, services
 from hokusai_platform.stack.config import StackConfig
 from hokusai_platform.stack.leftovers import stop_leftovers
@@ -76,7 +75,7 @@ class Stack:
         urls = {
             "registry API": f"http://{LOOPBACK}:{ports.gateway}  (/health, /metrics)",
             "tracking URI": f"http://{LOOPBACK}:{ports.gateway}/api/mlflow",
-            "MLflow UI": f"http://{LOOPBACK}:{ports.mlflow}",
+            "MLflow UI": f"http://{LOOPBACK}:{ports.gateway}/api/mlflow/ (log in with your key)",
         }
         if self.has_redis:
             urls["Redis"] = f"redis://{LOOPBACK}:{ports.redis}/0"
@@ -108,7 +107,7 @@ class Stack:
         mlflow, *others = self.specs
         # The key is made (keys database migrated) while MLflow, the slow one, starts.
         making_key = asyncio.create_task(
-            asyncio.to_thread(ensure_local_key, self.config.key_file, self.database_url)
+            asyncio.to_thread(ensure_local_key, self.config.key_file, self.config.database_url)
         )
         await self._start_one(mlflow)
         self.token = await making_key
@@ -130,11 +129,6 @@ class Stack:
             f"warning: the registry API cannot reach MLflow at {mlflow.get('endpoint')}: "
             f"{mlflow.get('last_error') or report.get('message', 'no answer from ' + url)}"
         )
-
-    @property
-    def database_url(self) -> str:
-        """The gateway's keys database: `HOKUSAI_DATABASE_URL`, else SQLite in the data dir."""
-        return database_url({**os.environ, "HOKUSAI_DATA_DIR": str(self.config.data_dir)})
 
     async def _start_one(self, spec: ServiceSpec) -> None:
         supervisor = Supervisor(
