@@ -3,12 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from loopback_servers import Discovery, start_discovery
+from discovery_server import Discovery, start_discovery
+from loopback_servers import NAMESPACE
 
 
 @pytest.fixture(scope="module")
 def discovery_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Discovery]:
     """`hokusai discovery serve` for the module's tests."""
-    discovery = start_discovery(tmp_path_factory.mktemp("discovery") / "discovery.log")
+    discovery = start_discovery(tmp_path_factory.mktemp("discovery") / "discovery.log", NAMESPACE)
     yield discovery
     discovery.server.stop()

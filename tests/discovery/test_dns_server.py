@@ -13,7 +13,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-from loopback_servers import NAME, NAMESPACE, Discovery
+from discovery_server import Discovery
+from loopback_servers import NAME, NAMESPACE
 from processes import executable
 
 

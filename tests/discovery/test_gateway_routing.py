@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from discovery_server import Discovery
 from gateway.echo_upstream import EchoUpstream, echo_upstream
-from loopback_servers import NAME, Discovery
+from loopback_servers import NAME
 from processes import Server, start_gateway
 
 REFUSING = "127.0.0.9"  # nothing listens there
