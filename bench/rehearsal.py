@@ -9,7 +9,9 @@ MLflow client (runs, metrics, a 64 MiB artifact round trip checked by sha256, no
 retries) while both replicas are replaced one after the other; then a key created through
 replica A's admin API is timed until B accepts it, and revoked through B until A refuses it.
 
-    .venv/bin/python bench/rehearsal.py [--settle 3]
+    .venv/bin/python bench/rehearsal.py [--settle 3] [--drain-seconds 3]
+
+(`--drain-seconds 0`, stopping at once on SIGTERM, shows what the drain is for.)
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import argparse
 import os
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import harness
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "rehearsal"))
 
+from replicas import DRAIN_SECONDS
 from scenario import Rehearsal, rehearse
 
 
@@ -31,6 +35,12 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--settle", type=float, default=3.0, help="seconds of load before and after each step"
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=DRAIN_SECONDS,
+        help="the replicas' HOKUSAI_DRAIN_SECONDS (the test's value by default)",
     )
     return parser.parse_args()
 
@@ -41,9 +51,11 @@ def _report(figures: Rehearsal) -> None:
     print(f"under load for {figures.seconds:.1f} s; replaced replicas exited {figures.exit_codes}")
     print(f"requests (HAProxy)       {balancer.requests:8d}  ({answers})")
     print(f"failed (HAProxy)         {balancer.failures:8d}")
+    failed = Counter(failure.split(":", 1)[0] for failure in load.failures)
+    by_call = ", ".join(f"{name} x{count}" for name, count in failed.most_common())
     print(f"MLflow client calls      {sum(load.calls.values()):8d}  failed {len(load.failures)}")
-    for failure in load.failures[:10]:
-        print(f"    {failure}")
+    if load.failures:
+        print(f"    by call: {by_call}; the first: {load.failures[0][:200]}")
     print(
         f"artifacts verified       {load.artifacts:8d}  "
         f"({load.artifact_bytes_verified / 2**20:.0f} MiB by sha256, {load.mismatches} differ; "
@@ -61,7 +73,7 @@ def main() -> None:
     print(harness.interpreter(), flush=True)
     with (
         tempfile.TemporaryDirectory(prefix="hokusai-rehearsal-") as directory,
-        rehearse(Path(directory), settle_seconds=args.settle) as figures,
+        rehearse(Path(directory), args.settle, args.drain_seconds) as figures,
     ):
         _report(figures)
 

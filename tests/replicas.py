@@ -20,6 +20,10 @@ from pathlib import Path
 
 from processes import Server, executable, free_port, gateway_server, wait_for_http
 
+# A replica's HOKUSAI_DRAIN_SECONDS: longer than HAProxy takes to notice (2 failed checks
+# 500 ms apart), with room to spare.
+DRAIN_SECONDS = 3
+
 _HAPROXY_CONFIG = """\
 global
     stats socket {stats} mode 600 level admin

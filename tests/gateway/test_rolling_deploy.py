@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 from echo_upstream import EchoUpstream
+from replicas import DRAIN_SECONDS
 from rolling import rolling_replacement
-
-# Longer than HAProxy takes to notice (2 failed checks 500 ms apart), with room to spare.
-DRAIN_SECONDS = 3
 
 
 @pytest.mark.slow

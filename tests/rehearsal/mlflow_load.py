@@ -58,6 +58,9 @@ class MlflowLoad:
     def __init__(self, tracking_uri: str, key: str, directory: Path) -> None:
         self._uri = tracking_uri
         self._directory = directory
+        self._artifact = directory / "model.bin"
+        self._sha256 = ""
+        self._experiment = ""
         self._environment = mock.patch.dict(
             os.environ,
             {
@@ -78,7 +81,6 @@ class MlflowLoad:
         self.tally = LoadTally()
 
     def __enter__(self) -> MlflowLoad:
-        self._artifact = self._directory / "model.bin"
         with self._artifact.open("wb") as sink:
             for _ in range(ARTIFACT_BYTES // 2**20):
                 sink.write(os.urandom(2**20))

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 from discovery_server import start_discovery
@@ -31,12 +32,10 @@ from processes import (
     start_redis,
     wait_for_http,
 )
-from replicas import HAProxy, Replica, behind_haproxy, two_replicas
+from replicas import DRAIN_SECONDS, HAProxy, Replica, behind_haproxy, two_replicas
 
 NAMESPACE = "hokusai-production.local"
 BUCKET = "hokusai-artifacts"
-# Longer than HAProxy takes to notice (2 failed checks 500 ms apart), with room to spare.
-DRAIN_SECONDS = 3
 AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -60,7 +59,7 @@ class Production:
 
 
 @contextmanager
-def production(directory: Path) -> Iterator[Production]:
+def production(directory: Path, drain_seconds: float = DRAIN_SECONDS) -> Iterator[Production]:
     """The whole shape, started; every process stopped and its data removed afterwards."""
     with ExitStack() as stack:
         postgres, postgres_url, postgres_data = start_postgres(directory)
@@ -75,22 +74,7 @@ def production(directory: Path) -> Iterator[Production]:
         s3_url = _start_s3(directory / "moto", stack)
         discovery = start_discovery(directory / "discovery.log", NAMESPACE)
         stack.callback(discovery.server.stop)
-
-        mlflow_port = free_port()
-        mlflow = mlflow_server(
-            _directory(directory / "mlflow"),
-            mlflow_port,
-            backend_store_uri=mlflow_store_url,
-            artifacts_destination=f"s3://{BUCKET}/artifacts",
-            env={"MLFLOW_S3_ENDPOINT_URL": s3_url, **AWS},
-        ).start()
-        stack.callback(mlflow.stop)
-        wait_for_http(
-            f"http://127.0.0.1:{mlflow_port}/health",
-            timeout=MLFLOW_START_TIMEOUT,
-            process=mlflow.process,
-            log=mlflow.log,
-        )
+        mlflow_port = _start_mlflow(directory / "mlflow", stack, mlflow_store_url, s3_url)
         discovery.register("127.0.0.1", mlflow_port)
 
         replicas = two_replicas(
@@ -101,7 +85,7 @@ def production(directory: Path) -> Iterator[Production]:
                 "HOKUSAI_AUTH": "required",
                 "HOKUSAI_DATABASE_URL": keys_url,
                 "REDIS_URL": redis_url,
-                "HOKUSAI_DRAIN_SECONDS": str(DRAIN_SECONDS),
+                "HOKUSAI_DRAIN_SECONDS": str(drain_seconds),
             },
         )
         haproxy = stack.enter_context(behind_haproxy(directory, replicas))
@@ -127,7 +111,28 @@ def _start_s3(directory: Path, stack: ExitStack) -> str:
     return url
 
 
-def s3_client(url: str) -> object:
+def _start_mlflow(directory: Path, stack: ExitStack, store_url: str, s3_url: str) -> int:
+    """MLflow as its image runs it, on loopback; its port once it answers."""
+    port = free_port()
+    server = mlflow_server(
+        _directory(directory),
+        port,
+        backend_store_uri=store_url,
+        artifacts_destination=f"s3://{BUCKET}/artifacts",
+        env={"MLFLOW_S3_ENDPOINT_URL": s3_url, **AWS},
+    ).start()
+    stack.callback(server.stop)
+    wait_for_http(
+        f"http://127.0.0.1:{port}/health",
+        timeout=MLFLOW_START_TIMEOUT,
+        process=server.process,
+        log=server.log,
+    )
+    return port
+
+
+def s3_client(url: str) -> Any:
+    """boto3's S3 client for moto_server at `url`."""
     return boto3.client(
         "s3",
         endpoint_url=url,

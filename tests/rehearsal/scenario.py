@@ -19,12 +19,13 @@ from pathlib import Path
 from hokusai_cli import hokusai
 from mlflow_load import LoadTally, MlflowLoad
 from production import Production, production
-from replicas import Replica, replace_one_by_one
+from replicas import DRAIN_SECONDS, Replica, replace_one_by_one
 from secured import request
 
 KEYS = "/api/admin/v1/keys"
 SEARCH = "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1"
 PROPAGATION_TIMEOUT = 10.0
+NO_DATABASE = "postgresql://nobody@127.0.0.1:1/keys"  # an operator's machine reaches none
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,12 @@ class Rehearsal:
 
 
 @contextmanager
-def rehearse(directory: Path, settle_seconds: float = 3.0) -> Iterator[Rehearsal]:
+def rehearse(
+    directory: Path, settle_seconds: float = 3.0, drain_seconds: float = DRAIN_SECONDS
+) -> Iterator[Rehearsal]:
     """Everything above; the figures while the shape still runs, to look into it.
     `settle_seconds` of load before the first replacement and after each."""
-    with production(directory) as shape:
+    with production(directory, drain_seconds) as shape:
         load_key = _created_remotely(shape)
         began = time.monotonic()
         with MlflowLoad(f"{shape.url}/api/mlflow", load_key, directory) as load:
@@ -86,7 +89,7 @@ def rehearse(directory: Path, settle_seconds: float = 3.0) -> Iterator[Rehearsal
 def _created_remotely(shape: Production) -> str:
     """The load's key, made as an operator would: `hokusai keys create --url` on the balancer."""
     created = hokusai(
-        "", "keys", "--url", shape.url, "create", "--name", "training",
+        NO_DATABASE, "keys", "--url", shape.url, "create", "--name", "training",
         "--scope", "write", "--rate-limit", "1000000/min", HOKUSAI_ADMIN_KEY=shape.admin_key,
     )  # fmt: skip
     if created.returncode != 0:
