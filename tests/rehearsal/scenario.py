@@ -43,7 +43,8 @@ class Balancer:
 
 @dataclass(frozen=True)
 class Propagation:
-    """Seconds from an admin API's answer on one replica to the other's acting on it."""
+    """Seconds from an admin API's answer on one replica to the first request the other
+    replica answers accordingly (when that request was sent)."""
 
     created_on_a_works_on_b: float
     revoked_on_b_refused_by_a: float
@@ -121,13 +122,16 @@ def _proxied(replica: Replica, key: str) -> int:
 
 
 def _first(condition: Callable[[], bool]) -> float:
-    """The monotonic time `condition` first held, polled every 10 ms."""
+    """When the first call of `condition` that held was made (monotonic), polled every 10 ms:
+    what propagates is timed, not how long the answer then took."""
     deadline = time.monotonic() + PROPAGATION_TIMEOUT
-    while not condition():
-        if time.monotonic() > deadline:
+    while True:
+        asked = time.monotonic()
+        if condition():
+            return asked
+        if asked > deadline:
             raise TimeoutError(f"not within {PROPAGATION_TIMEOUT} s")
         time.sleep(0.01)
-    return time.monotonic()
 
 
 def _balancer(shape: Production) -> Balancer:
