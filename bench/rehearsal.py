@@ -62,8 +62,8 @@ def _report(figures: Rehearsal) -> None:
         f"{figures.transfers_at_sigterm} under way at a SIGTERM)"
     )
     propagation = figures.propagation
-    print(f"created on A, works on B {propagation.created_on_a_works_on_b * 1000:8.0f} ms")
-    print(f"revoked on B, refused by A {propagation.revoked_on_b_refused_by_a * 1000:6.0f} ms")
+    print(f"created on A, works on B {propagation.created_on_a_works_on_b * 1000:8.1f} ms")
+    print(f"revoked on B, refused by A {propagation.revoked_on_b_refused_by_a * 1000:6.1f} ms")
 
 
 def main() -> None:
