@@ -86,7 +86,11 @@ class MlflowLoad:
                 sink.write(os.urandom(2**20))
         self._sha256 = _sha256(self._artifact)
         self._environment.start()
-        self._experiment = MlflowClient(self._uri).create_experiment(EXPERIMENT)
+        try:
+            self._experiment = MlflowClient(self._uri).create_experiment(EXPERIMENT)
+        except BaseException:
+            self._environment.stop()
+            raise
         for thread in self._threads:
             thread.start()
         return self
