@@ -1,13 +1,14 @@
 """Issue 22's production rehearsal, with its figures: requests, failures, artifact bytes
 verified, key propagation times.
 
-The scenario of tests/rehearsal (scenario.py): two registry API replicas sharing one
-PostgreSQL key store and one Redis behind HAProxy (checks on /health/ready every 500 ms, down
-after 2 failures, no retries); MLflow with a PostgreSQL backend store and artifacts in S3
-(moto_server), found by name through `hokusai discovery serve`; steady load from the stock
-MLflow client (runs, metrics, a 64 MiB artifact round trip checked by sha256, no client
-retries) while both replicas are replaced one after the other; then a key created through
-replica A's admin API is timed until B accepts it, and revoked through B until A refuses it.
+The scenario of tests/rehearsal (tests/support/rehearsal.py): two registry API replicas
+sharing one PostgreSQL key store and one Redis behind HAProxy (checks on /health/ready every
+500 ms, down after 2 failures, no retries); MLflow with a PostgreSQL backend store and
+artifacts in S3 (moto_server), found by name through `hokusai discovery serve`; steady load
+from the stock MLflow client (runs, metrics, a 64 MiB artifact round trip checked by sha256,
+no client retries) while both replicas are replaced one after the other; then a key created
+through replica A's admin API is timed until B accepts it, and revoked through B until A
+refuses it.
 
     .venv/bin/python bench/rehearsal.py [--settle 3] [--drain-seconds 3]
 
@@ -18,17 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 import harness
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "rehearsal"))
-
-from replicas import DRAIN_SECONDS
-from scenario import Rehearsal, rehearse
+from support.rehearsal import Rehearsal, rehearse
+from support.replicas import DRAIN_SECONDS
 
 
 def _arguments() -> argparse.Namespace:

@@ -13,9 +13,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-from discovery_server import Discovery
-from loopback_servers import NAME, NAMESPACE
-from processes import executable
+from support.discovery import NAME, NAMESPACE, Discovery
+from support.processes import executable
 
 
 @pytest.fixture

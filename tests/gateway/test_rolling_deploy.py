@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from echo_upstream import EchoUpstream
-from replicas import DRAIN_SECONDS
-from rolling import rolling_replacement
+from support.echo_upstream import EchoUpstream
+from support.replicas import DRAIN_SECONDS
+from support.rolling import rolling_replacement
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from processes import fresh_postgres_database
+from support.processes import fresh_postgres_database
 
 from hokusai_platform.keys.store import KeyStore
 

@@ -4,7 +4,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from scenario import Rehearsal, rehearse
+from support.rehearsal import Rehearsal, rehearse
 
 
 @pytest.fixture(scope="module")

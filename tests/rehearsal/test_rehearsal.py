@@ -7,10 +7,10 @@ import json
 import urllib.request
 
 import pytest
-from mlflow_load import ARTIFACT_BYTES, EXPERIMENT
-from production import BUCKET, NAMESPACE, s3_client
-from scenario import Rehearsal
 from sqlalchemy import create_engine, text
+from support.mlflow_load import ARTIFACT_BYTES, EXPERIMENT
+from support.production import BUCKET, NAMESPACE, s3_client
+from support.rehearsal import Rehearsal
 
 from hokusai_platform.keys import database
 

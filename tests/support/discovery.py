@@ -1,17 +1,60 @@
-"""`hokusai discovery serve` as a real process: Cloud Map's DNS answers for a namespace, and
-the control API and CLI that manage its instances."""
+"""Servers on loopback for discovery tests: the discovery DNS server (in-process, or as the
+`hokusai discovery serve` process with its control API and CLI) and tiny HTTP endpoints that
+answer `/health` the way MLflow does."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import dns.message
 import dns.query
-from processes import Server, executable, free_port, wait_for_http
+from aiohttp import web
+
+from hokusai_platform.discovery.local.dns_server import DiscoveryServer
+from hokusai_platform.discovery.local.registry import Registry
+from support.processes import Server, executable, free_port, wait_for_http
+
+NAMESPACE = "hokusai-development.local"
+NAME = f"mlflow.{NAMESPACE}"
+
+
+@asynccontextmanager
+async def discovery_dns() -> AsyncIterator[DiscoveryServer]:
+    server = DiscoveryServer(Registry(NAMESPACE), control_port=None)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+def a_queries(server: DiscoveryServer, name: str = NAME) -> int:
+    return server.queries[(f"{name}.", "A")]
+
+
+@asynccontextmanager
+async def health_endpoint(host: str, port: int | None = None) -> AsyncIterator[int]:
+    """An HTTP server at host:port answering GET /health with 200; yields its port."""
+
+    async def health(request: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = port or free_port()
+    await web.TCPSite(runner, host, port).start()
+    try:
+        yield port
+    finally:
+        await runner.cleanup()
 
 
 @dataclass
@@ -48,7 +91,7 @@ class Discovery:
         return send(message, "127.0.0.1", port=self.dns_port, timeout=2)
 
 
-def start_discovery(log: Path, namespace: str) -> Discovery:
+def start_discovery(log: Path, namespace: str = NAMESPACE) -> Discovery:
     """`hokusai discovery serve` for `namespace`, on ports of its own, once its API answers."""
     dns_port, control_port = free_port(), free_port()
     argv = [executable("hokusai"), "discovery", "serve", "--namespace", namespace]

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from discovery_server import start_discovery
-from hokusai_cli import hokusai
-from processes import (
+
+from support.discovery import start_discovery
+from support.hokusai_cli import hokusai
+from support.processes import (
     MLFLOW_START_TIMEOUT,
     free_port,
     fresh_postgres_database,
@@ -32,7 +33,7 @@ from processes import (
     start_redis,
     wait_for_http,
 )
-from replicas import DRAIN_SECONDS, HAProxy, Replica, behind_haproxy, two_replicas
+from support.replicas import DRAIN_SECONDS, HAProxy, Replica, behind_haproxy, two_replicas
 
 NAMESPACE = "hokusai-production.local"
 BUCKET = "hokusai-artifacts"

@@ -1,6 +1,6 @@
 """A rolling replacement of two gateway replicas behind HAProxy, under steady keep-alive load.
 
-HAProxy stands in for the load balancer as issue 22 measured it (tests/replicas.py). Both
+HAProxy stands in for the load balancer as issue 22 measured it (support.replicas). Both
 replicas share one SQLite key database, in front of the recording upstream. The load is a
 POST search (MLflow's `runs/search`, a read): not idempotent, so no client or balancer may
 quietly send it twice.
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from replicas import behind_haproxy, replace_one_by_one, two_replicas
 
 from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyStore
+from support.replicas import behind_haproxy, replace_one_by_one, two_replicas
 
 SEARCH_PATH = "/api/mlflow/api/2.0/mlflow/runs/search"
 SEARCH_BODY = b'{"experiment_ids": ["0"], "max_results": 1}'

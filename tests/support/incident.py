@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from discovery_server import start_discovery
-from loopback_servers import NAME, NAMESPACE
-from processes import Server, free_port, start_gateway, start_mlflow
+from support.discovery import NAME, start_discovery
+from support.processes import Server, free_port, start_gateway, start_mlflow
 
 TTL = 1
 PROBE_INTERVAL = 0.2
@@ -110,7 +109,7 @@ class Incident:
         self.loads: dict[str, Load] = {}
 
     def start(self) -> None:
-        self.dns = start_discovery(self.workdir / "discovery.log", NAMESPACE)
+        self.dns = start_discovery(self.workdir / "discovery.log")
         self.servers["dns"] = self.dns.server
         # One after the other: both would migrate the shared SQLite store at start-up.
         for instance, host in INSTANCES.items():

@@ -1,10 +1,10 @@
 """The production rehearsal of issue 22 (shared by test_rehearsal.py and bench/rehearsal.py).
 
-In the production shape (production.py), under steady load from the stock MLflow client
-(mlflow_load.py) through the balancer: both replicas are replaced one after the other
-(SIGTERM, a new one once the old has exited), then a key is created through replica A's admin
-API and used on B, and revoked through B's and refused by A, each timed. Every figure comes
-back for the test to assert and the bench to print.
+In the production shape (support.production), under steady load from the stock MLflow
+client (support.mlflow_load) through the balancer: both replicas are replaced one after the
+other (SIGTERM, a new one once the old has exited), then a key is created through replica A's
+admin API and used on B, and revoked through B's and refused by A, each timed. Every figure
+comes back for the test to assert and the bench to print.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hokusai_cli import hokusai
-from mlflow_load import LoadTally, MlflowLoad
-from production import Production, production
-from replicas import DRAIN_SECONDS, Replica, replace_one_by_one
-from secured import request
+from support.hokusai_cli import hokusai
+from support.mlflow_load import LoadTally, MlflowLoad
+from support.production import Production, production
+from support.replicas import DRAIN_SECONDS, Replica, replace_one_by_one
+from support.secured import request
 
 KEYS = "/api/admin/v1/keys"
 SEARCH = "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1"

@@ -4,7 +4,7 @@ HAProxy checks each replica as issue 22 measured the ALB's stand-in: /health/rea
 500 ms, a server down after 2 failures and up after 1 success, no retries. Each replica is a
 `hokusai serve` on its own loopback port; a replacement sends SIGTERM, as a deploy does, and
 starts a new one on the same port once the old has exited. Shared by the rolling-deploy test
-(tests/gateway) and the production rehearsal (tests/rehearsal), and their benchmarks.
+(support.rolling) and the production rehearsal (support.rehearsal), and their benchmarks.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processes import Server, executable, free_port, gateway_server, wait_for_http
+from support.processes import Server, executable, free_port, gateway_server, wait_for_http
 
 # A replica's HOKUSAI_DRAIN_SECONDS: longer than HAProxy takes to notice (2 failed checks
 # 500 ms apart), with room to spare.
