@@ -44,6 +44,12 @@ def literal(raw: Any) -> str | None:
     )
 
 
+def nested(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The nested blocks `name` of a block body (static ones only)."""
+    value = body.get(name)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 @dataclass(frozen=True)
 class Block:
     kind: str  # resource, data, module, variable, locals, terraform, provider, output, import

@@ -30,11 +30,18 @@ _JOIN = re.compile(r'^join\("([^"]*)",\s*(.+)\)$')
 
 
 class Module:
-    """One module directory evaluated with its inputs (for the root: its tfvars)."""
+    """One module directory evaluated with its inputs; for the root, the variables files
+    Terraform reads by itself, then `variables_files` (its -var-file options, in order)."""
 
-    def __init__(self, directory: Path, inputs: dict[str, Value] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        inputs: dict[str, Value] | None = None,
+        variables_files: tuple[Path, ...] = (),
+    ) -> None:
         self.directory = directory
         self._inputs = inputs
+        self._variables_files = variables_files
         self._each: dict[str, Value] = {}
         self._modules: dict[str, Module] = {}
 
@@ -59,13 +66,22 @@ class Module:
         for name, block in self.named("variable").items():
             if "default" in block:
                 values[name] = self._literal(block["default"])
-        if self._inputs is None:  # the root module: the tfvars Terraform reads by itself
-            for file in self.configuration.variables_files:
-                if file.path.name == "terraform.tfvars" or file.path.name.endswith(".auto.tfvars"):
-                    values.update({k: self._literal(v) for k, v in file.values.items()})
-        else:
+        if self._inputs is not None:
             values.update(self._inputs)
+            return values
+        for file in self._root_variables():
+            values.update({k: self._literal(v) for k, v in file.values.items()})
         return values
+
+    def _root_variables(self) -> list[hcl.AttributesFile]:
+        """In Terraform's order: terraform.tfvars, *.auto.tfvars, then the -var-file options."""
+        beside = [f for f in self.configuration.variables_files if f.path.parent == self.directory]
+        automatic = [f for f in beside if f.path.name == "terraform.tfvars"]
+        automatic += sorted(
+            (f for f in beside if f.path.name.endswith(".auto.tfvars")), key=lambda f: f.path.name
+        )
+        given = [file for path in self._variables_files for file in hcl.load(path).variables_files]
+        return automatic + given
 
     def _literal(self, raw: Value) -> Value:
         try:
