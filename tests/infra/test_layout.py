@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from terraform_cli import TREE, copy_tree, hokusai
+from support.terraform import TREE, copy_tree, hokusai
 
 from hokusai_platform.infra import layout
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,9 +11,10 @@ from botocore.config import Config
 
 from hokusai_platform.infra import layout
 from hokusai_platform.infra.expectations import Expectations, ServiceExpectation
+from support.terraform import TREE
 
 # The committed tree, as `hokusai doctor --env development` reads it from this checkout.
-DEVELOPMENT = layout.environment(Path(__file__).parents[2] / "deploy" / "terraform", "development")
+DEVELOPMENT = layout.environment(TREE, "development")
 TAGS = [{"key": "managed-by", "value": "terraform"}]
 CAPITALISED_TAGS = [{"Key": "managed-by", "Value": "terraform"}]
 
