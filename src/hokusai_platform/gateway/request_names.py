@@ -109,7 +109,7 @@ class _Query:
 
 
 def _from_body(body: dict[str, object], field: str) -> object:
-    spellings = [name for name in (field, json_name(field)) if name in body]
+    spellings = [name for name in dict.fromkeys((field, json_name(field))) if name in body]
     if len(spellings) > 1:
         raise Contradiction(f"the body spells {field} twice ({' and '.join(spellings)})")
     return body[spellings[0]] if spellings else None
