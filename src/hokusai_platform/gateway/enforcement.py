@@ -124,7 +124,7 @@ class Enforcer:
         named = [(await self._names(request, route)).read(names) for names in rule.names]
         access = caller.access
         for attempt in range(2):
-            denial = await self._denial(access, named)
+            denial = await self.denial(access, named)
             if denial is None:
                 return None
             fresh = await refresh() if attempt == 0 else None
@@ -151,7 +151,7 @@ class Enforcer:
         except (Contradiction, BodyTooLarge):
             return ()  # MLflow refuses what it cannot read either
 
-    async def _denial(self, access: Access, named: list[Named]) -> str | None:
+    async def denial(self, access: Access, named: list[Named]) -> str | None:
         """Why `access` falls short of what `named` needs; None if it does not."""
         for names in named:
             for resource_id in names.ids:
@@ -207,10 +207,15 @@ class Enforcer:
             return isinstance(name, str) and access.for_model(name) >= Level.READ
         if action is Action.SEARCH_EXPERIMENTS:
             experiment_id, name = item.get("experiment_id"), item.get("name")
+            if isinstance(experiment_id, str) and isinstance(name, str):
+                self._lookups.remember_name(experiment_id, name)
         else:
             info = item.get("info")
-            experiment_id = info.get("experiment_id") if isinstance(info, dict) else None
-            name = None
+            info = info if isinstance(info, dict) else {}
+            experiment_id, name = info.get("experiment_id"), None
+            run_id = info.get("run_id")
+            if isinstance(run_id, str) and isinstance(experiment_id, str):
+                self._lookups.remember_parent(Kind.RUN, run_id, experiment_id)
         if not isinstance(experiment_id, str):
             return False
         try:

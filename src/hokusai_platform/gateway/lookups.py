@@ -28,17 +28,24 @@ class LookupFailed(Exception):
 
 
 class Lookups:
-    def __init__(self, cluster: Cluster, client: UpstreamClient, max_entries: int = 100_000):
+    def __init__(
+        self,
+        cluster: Cluster,
+        client: UpstreamClient,
+        *,
+        max_entries: int = 100_000,
+        name_seconds: float = NAME_SECONDS,
+    ) -> None:
         self._cluster = cluster
         self._client = client
         self._parents: ResourceCache[tuple[Kind, str], str] = ResourceCache(
             max_entries=max_entries, ttl_seconds=PARENT_SECONDS
         )
         self._names: ResourceCache[str, str] = ResourceCache(
-            max_entries=max_entries, ttl_seconds=NAME_SECONDS
+            max_entries=max_entries, ttl_seconds=name_seconds
         )
         self._ids: ResourceCache[str, str] = ResourceCache(
-            max_entries=max_entries, ttl_seconds=NAME_SECONDS
+            max_entries=max_entries, ttl_seconds=name_seconds
         )
 
     async def call(self, method: str, target: str, body: bytes | None = None) -> tuple[int, bytes]:
@@ -122,7 +129,11 @@ class Lookups:
         self._names.invalidate(experiment_id)
 
     def remember_parent(self, kind: Kind, resource_id: str, experiment_id: str) -> None:
+        """What MLflow said in passing (a search's answer): one lookup fewer later."""
         self._parents.put((kind, resource_id), experiment_id)
+
+    def remember_name(self, experiment_id: str, name: str) -> None:
+        self._names.put(experiment_id, name)
 
 
 def _dig(value: object, *path: str) -> str | None:

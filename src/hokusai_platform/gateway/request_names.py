@@ -128,7 +128,6 @@ class RequestNames:
     """What one request names, read once; `body` is None when MLflow reads none."""
 
     def __init__(self, request: Request, params: dict[str, str], body: bytes | None) -> None:
-        self._request = request
         self._params = params
         self._query = _Query(request.query_string)
         self._body = None if body is None else message_json(body)
