@@ -262,3 +262,56 @@ def test_a_resource_named_twice_in_ways_that_disagree_is_refused(
     )
     assert status == 400, answer
     assert json.loads(answer)["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_team_grant_on_an_experiment_name_prefix_lets_its_members_read(
+    alice: MlflowClient, world: World, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    viewer = keys.store.create("viewer", Scope.READ, GENEROUS, default=Level.NO_PERMISSIONS)
+    keys.store.grants.create_team("readers")
+    keys.store.grants.add_member("readers", viewer.info.id)
+    keys.store.grants.put(
+        Grant(Principal.team("readers"), Resource.parse("experiment:alice-*"), Level.READ)
+    )
+    experiment_id = alice.create_experiment("alice-shared")
+    run_id = alice.create_run(experiment_id).info.run_id
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", viewer.secret)
+    reader = MlflowClient(world.api, registry_uri=world.api)
+    assert reader.get_run(run_id).info.experiment_id == experiment_id
+    assert reader.get_experiment_by_name("alice-shared").experiment_id == experiment_id
+    assert {e.name for e in reader.search_experiments()} >= {"alice-shared"}
+    assert all(e.name.startswith("alice-") for e in reader.search_experiments())
+    for attempt in (
+        lambda: reader.get_run(world.bob.run_id),
+        lambda: reader.get_experiment_by_name(world.bob.experiment_name),
+        lambda: reader.get_registered_model("alice-sentiment"),  # models: no grant
+    ):
+        with pytest.raises(MlflowException, match="PERMISSION_DENIED"):
+            attempt()
+
+
+def test_creating_grants_the_creator_manage_even_for_a_key_grants_do_not_restrict(
+    world: World, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = keys.store.create("owner", Scope.WRITE, GENEROUS)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", writer.secret)
+    client = MlflowClient(world.api, registry_uri=world.api)
+    experiment_id = client.create_experiment("owned-experiment")
+    client.create_registered_model("owned-model")
+    owned = {
+        str(g.resource): g.level for g in keys.store.grants.list(Principal.key(writer.info.id))
+    }
+    assert owned == {f"experiment:{experiment_id}": Level.MANAGE, "model:owned-model": Level.MANAGE}
+    # Its grants only add to its scope: it still reaches Bob's things, as every write key did.
+    assert client.get_run(world.bob.run_id).info.run_id == world.bob.run_id
+
+
+@pytest.mark.parametrize("token", ["not-ours", "hk1.bm90IGpzb24", "hk1.WzEsIC0xLCAxXQ=="])
+def test_a_page_token_the_gateway_did_not_give_is_refused(world: World, token: str) -> None:
+    status, _, answer = exchange(
+        world.api.removesuffix("/api/mlflow"),
+        "GET",
+        "/api/mlflow/api/2.0/mlflow/registered-models/search?" + urlencode({"page_token": token}),
+        {"Authorization": f"Bearer {world.alice}"},
+    )
+    assert status == 400 and json.loads(answer)["error_code"] == "INVALID_PARAMETER_VALUE"
