@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import mlflow
@@ -114,10 +115,11 @@ def test_she_sees_only_her_own_things_in_every_search_a_page_at_a_time(
         alice.create_registered_model(name)
         alice.create_model_version(name, f"runs:/{min(runs)}/model", run_id=min(runs))
 
-    def every_page(search: object) -> list[object]:
-        found, token = [], None
+    def every_page(search: Callable[[str | None], Any]) -> list[Any]:
+        found: list[Any] = []
+        token = None
         while True:
-            page = search(token)  # type: ignore[operator]
+            page = search(token)
             assert len(page) <= 1
             found.extend(page)
             token = page.token
@@ -278,7 +280,8 @@ def test_a_team_grant_on_an_experiment_name_prefix_lets_its_members_read(
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", viewer.secret)
     reader = MlflowClient(world.api, registry_uri=world.api)
     assert reader.get_run(run_id).info.experiment_id == experiment_id
-    assert reader.get_experiment_by_name("alice-shared").experiment_id == experiment_id
+    shared = reader.get_experiment_by_name("alice-shared")
+    assert shared is not None and shared.experiment_id == experiment_id
     assert {e.name for e in reader.search_experiments()} >= {"alice-shared"}
     assert all(e.name.startswith("alice-") for e in reader.search_experiments())
     for attempt in (
