@@ -102,6 +102,14 @@ def test_a_contributor_publishes_versions_of_her_own_model(
     alice.set_registered_model_alias("alice-sentiment", "champion", "2")
     assert alice.get_model_version_by_alias("alice-sentiment", "champion").version == "2"
     assert [a.path for a in alice.list_artifacts(run_id, "model")] == ["model/model.txt"]
+    alice.delete_registered_model_alias("alice-sentiment", "champion")
+    model_id = alice.create_logged_model(experiment_id, name="alice-model").model_id
+    alice.set_logged_model_tags(model_id, {"stage": "dev"})
+    assert alice.get_logged_model(model_id).tags["stage"] == "dev"
+    trace_id = alice.start_trace("alice-trace", experiment_id=experiment_id).trace_id
+    alice.end_trace(trace_id)
+    mlflow.flush_trace_async_logging()
+    assert alice.get_trace(trace_id).info.experiment_id == experiment_id
     alice.delete_experiment(experiment_id)  # MANAGE: hers to delete
     alice.restore_experiment(experiment_id)
 

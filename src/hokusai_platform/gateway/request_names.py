@@ -109,10 +109,16 @@ class _Query:
 
 
 def _from_body(body: dict[str, object], field: str) -> object:
-    spellings = [name for name in dict.fromkeys((field, json_name(field))) if name in body]
-    if len(spellings) > 1:
-        raise Contradiction(f"the body spells {field} twice ({' and '.join(spellings)})")
-    return body[spellings[0]] if spellings else None
+    """The value at `field`, a dotted path into nested messages (`trace.trace_info.…`)."""
+    value: object = body
+    for part in field.split("."):
+        if not isinstance(value, dict):
+            return None
+        spellings = [name for name in dict.fromkeys((part, json_name(part))) if name in value]
+        if len(spellings) > 1:
+            raise Contradiction(f"the body spells {part} twice ({' and '.join(spellings)})")
+        value = value[spellings[0]] if spellings else None
+    return value
 
 
 def _as_ids(field: str, value: object, many: bool) -> list[str]:

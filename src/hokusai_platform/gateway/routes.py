@@ -43,6 +43,7 @@ from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.scopes import ADMIN, API_FAMILIES, PUBLIC, READ, WRITE, Scope
 
 R, E, M = Level.READ, Level.EDIT, Level.MANAGE
+V3_TRACE_EXPERIMENT = "trace.trace_info.trace_location.mlflow_experiment.experiment_id"
 
 # Routes under every API family (/api/2.0/, /api/3.0/, /ajax-api/2.0/, /ajax-api/3.0/).
 API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
@@ -238,7 +239,8 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("GET", "mlflow/scorers/versions", READ, UNRULED),
     ("GET", "mlflow/server-info", READ, NONE),
     ("GET", "mlflow/traces", READ, needs(experiments(R))),
-    ("POST", "mlflow/traces", WRITE, needs(experiment(E))),
+    # 2.0 (StartTrace) reads `experiment_id`; 3.0 (StartTraceV3) the trace's location.
+    ("POST", "mlflow/traces", WRITE, needs(experiment(E, "experiment_id", V3_TRACE_EXPERIMENT))),
     ("PATCH", "mlflow/traces/{request_id}", WRITE, needs(trace(E, field="request_id"))),
     ("GET", "mlflow/traces/{request_id}/info", READ, needs(trace(R, field="request_id"))),
     ("DELETE", "mlflow/traces/{request_id}/tags", WRITE, needs(trace(E, field="request_id"))),

@@ -62,7 +62,8 @@ class Names:
     """One resource (or list of them, `many`) a request names, and the level it needs.
 
     `fields` are the spellings MLflow reads, the one it prefers first (`run_id`, then
-    `run_uuid`); `segment`: the id is the first segment of a path (an artifact's)."""
+    `run_uuid`), a dotted path for a nested message's field; `segment`: the id is the first
+    segment of a path (an artifact's)."""
 
     kind: Kind
     level: Level
@@ -94,10 +95,9 @@ def act(action: Action) -> Rule:
     return Rule((), action)
 
 
-def experiment(
-    level: Level, source: Source = Source.MESSAGE, field: str = "experiment_id"
-) -> Names:
-    return Names(Kind.EXPERIMENT, level, source, (field,))
+def experiment(level: Level, *fields: str) -> Names:
+    """By id, in the request's message: `experiment_id` unless other (dotted) fields say."""
+    return Names(Kind.EXPERIMENT, level, Source.MESSAGE, fields or ("experiment_id",))
 
 
 def experiments(level: Level, source: Source = Source.MESSAGE) -> Names:
