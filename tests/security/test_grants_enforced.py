@@ -22,8 +22,8 @@ import pytest
 import requests
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from processes import start_gateway
-from secured import GENEROUS, Keys, exchange, secured_env
+from support.processes import start_gateway
+from support.secured import GENEROUS, Keys, exchange, secured_env
 
 from hokusai_platform.gateway.routes import API_ROUTES, ROOT_ROUTES
 from hokusai_platform.gateway.rules import SEARCHES, Kind, Names, Rule, Source
