@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
+from hokusai_platform.gateway.lookups import LookupFailed
 from hokusai_platform.gateway.request_names import Contradiction, json_name, message_json
 from hokusai_platform.gateway.rules import Action
 
@@ -121,7 +122,12 @@ async def filtered_search(
         status, answer = await call(search.method, target, body)
         if status != 200:
             return status, answer
-        page = json.loads(answer)
+        try:
+            page = json.loads(answer)
+        except ValueError:
+            page = None
+        if not isinstance(page, dict):
+            raise LookupFailed(f"MLflow's answer to {search.method} {search.path} is not JSON")
         page_items = page.get(action.value) or []
         following = page.get("next_page_token") or None
         for index in range(position.skip, len(page_items)):
