@@ -31,7 +31,7 @@ from hokusai_platform.keys.errors import KeyRevoked, UnknownKey
 from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.rates import DEFAULT_RATE, Rate, parse_rate
 from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore
+from hokusai_platform.keys.store import Caller, IssuedKey, KeyInfo, KeyStore
 
 log = logging.getLogger("hokusai.key_admin")
 
@@ -218,9 +218,10 @@ class KeyAdmin:
         if refusal is not None:
             return refusal
         started = time.perf_counter()
-        caller = await self._guard.identify(request, request_id, self._authenticator)
-        if not isinstance(caller, KeyInfo):
-            return caller
+        identified = await self._guard.identify(request, request_id, self._authenticator)
+        if not isinstance(identified, Caller):
+            return identified
+        caller = identified.key
         found = self._find(request)
         refusal = await self._guard.authorise(
             request, request_id, caller, Scope.ADMIN, request.path
