@@ -175,7 +175,7 @@ def _through_the_gateway(args: argparse.Namespace, grants: list[Grant], rng: ran
             assert route is not None
             names = RequestNames(request, route.params, None)
             named = [names.read(rule) for rule in route.rule.names]
-            await enforcer.denial(access, named)
+            await enforcer.denial(None, access, named)
             samples[index] = clock() - started
         return samples
 

@@ -172,10 +172,13 @@ MLFLOW_START_TIMEOUT = 90
 
 
 def start_mlflow(
-    data_dir: Path, port: int | None = None, host: str = "127.0.0.1"
+    data_dir: Path,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[Server, str]:
     port = port or free_port()
-    server = mlflow_server(data_dir, port, host).start()
+    server = mlflow_server(data_dir, port, host, env=env).start()
     url = f"http://{host}:{port}"
     wait_for_http(
         f"{url}/health", timeout=MLFLOW_START_TIMEOUT, process=server.process, log=server.log

@@ -10,6 +10,8 @@ key's grants are read afresh once: a grant made a moment ago (the ownership of w
 created, perhaps through another process) counts at once. Its searches are filtered
 (gateway/search_filter.py).
 
+A key pinned to an MLflow workspace has its request pinned first (gateway/workspaces.py).
+
 For every key: creating an experiment or a registered model grants the creator MANAGE on it.
 """
 
@@ -34,6 +36,7 @@ from hokusai_platform.gateway.responses import AnyResponse, Response
 from hokusai_platform.gateway.routes import Route
 from hokusai_platform.gateway.rules import SEARCHES, Action, Kind, Source
 from hokusai_platform.gateway.search_filter import Search, filtered_search
+from hokusai_platform.gateway.workspaces import pin, requested_workspace
 from hokusai_platform.keys.access import Access, ExperimentNameNeeded
 from hokusai_platform.keys.grants import Level, Resource
 from hokusai_platform.keys.store import Caller
@@ -73,14 +76,28 @@ class Enforcer:
         forward: Forward,
     ) -> AnyResponse:
         action = route.rule.action
+        workspace = caller.key.workspace
+        if workspace is None:
+            workspace = requested_workspace(request)
+        elif (asked := pin(request, workspace)) is not None:
+            return self._refuse(
+                request_id,
+                "workspace",
+                403,
+                PERMISSION_DENIED,
+                f"key {caller.key.id} is pinned to workspace {workspace!r}; "
+                f"the request asks for {asked[:80]!r}",
+            )
         if not caller.access.unrestricted:
             try:
-                refusal = await self._check(request, request_id, caller, route, refresh)
+                refusal = await self._check(request, request_id, caller, route, refresh, workspace)
                 if refusal is not None:
                     return refusal
                 if action in SEARCHES:
                     assert action is not None
-                    return await self._search(request, caller.access, action, mlflow_path)
+                    return await self._search(
+                        request, caller.access, action, mlflow_path, workspace
+                    )
             except Contradiction as exc:
                 return self._refuse(
                     request_id, "ambiguous", 400, errors.INVALID_PARAMETER_VALUE, str(exc)
@@ -101,7 +118,7 @@ class Enforcer:
         response = await forward(request, request_id)
         if response.status == 200 and action is not None:
             for experiment_id in forgotten:
-                self._lookups.forget_experiment(experiment_id)
+                self._lookups.forget_experiment(workspace, experiment_id)
             if action in (Action.OWN_EXPERIMENT, Action.OWN_MODEL) and isinstance(
                 response, Response
             ):
@@ -109,7 +126,13 @@ class Enforcer:
         return response
 
     async def _check(
-        self, request: Request, request_id: str, caller: Caller, route: Route, refresh: Refresh
+        self,
+        request: Request,
+        request_id: str,
+        caller: Caller,
+        route: Route,
+        refresh: Refresh,
+        workspace: str | None,
     ) -> Response | None:
         rule = route.rule
         if not rule.ruled:
@@ -124,7 +147,7 @@ class Enforcer:
         named = [(await self._names(request, route)).read(names) for names in rule.names]
         access = caller.access
         for attempt in range(2):
-            denial = await self.denial(access, named)
+            denial = await self.denial(workspace, access, named)
             if denial is None:
                 return None
             fresh = await refresh() if attempt == 0 else None
@@ -151,11 +174,11 @@ class Enforcer:
         except (Contradiction, BodyTooLarge):
             return ()  # MLflow refuses what it cannot read either
 
-    async def denial(self, access: Access, named: list[Named]) -> str | None:
-        """Why `access` falls short of what `named` needs; None if it does not."""
+    async def denial(self, workspace: str | None, access: Access, named: list[Named]) -> str | None:
+        """Why `access` falls short of what `named` (in `workspace`) needs; None if it does not."""
         for names in named:
             for resource_id in names.ids:
-                level = await self._level(access, names.kind, resource_id)
+                level = await self._level(workspace, access, names.kind, resource_id)
                 if level < names.level:
                     return (
                         f"has {level.name} on {names.kind.value} {resource_id!r}; "
@@ -163,45 +186,55 @@ class Enforcer:
                     )
         return None
 
-    async def _level(self, access: Access, kind: Kind, resource_id: str) -> Level:
+    async def _level(
+        self, workspace: str | None, access: Access, kind: Kind, resource_id: str
+    ) -> Level:
         if kind is Kind.MODEL:
             return access.for_model(resource_id)
         if kind is Kind.EXPERIMENT:
-            return await self.experiment_level(access, resource_id)
+            return await self.experiment_level(workspace, access, resource_id)
         if kind is Kind.EXPERIMENT_NAME:
-            experiment_id = await self._lookups.experiment_id(resource_id)
+            experiment_id = await self._lookups.experiment_id(workspace, resource_id)
             if experiment_id is None:
                 raise NotFound(f"no experiment named {resource_id!r}")
             return access.for_experiment(experiment_id, resource_id)
-        experiment_id = await self._lookups.experiment_of(kind, resource_id)
+        experiment_id = await self._lookups.experiment_of(workspace, kind, resource_id)
         if experiment_id is None:
             raise NotFound(f"no {kind.value} {resource_id!r}")
-        return await self.experiment_level(access, experiment_id)
+        return await self.experiment_level(workspace, access, experiment_id)
 
     async def experiment_level(
-        self, access: Access, experiment_id: str, name: str | None = None
+        self, workspace: str | None, access: Access, experiment_id: str, name: str | None = None
     ) -> Level:
         """The level on an experiment, its name asked of MLflow only if a prefix grant needs it."""
         try:
             return access.for_experiment(experiment_id, name)
         except ExperimentNameNeeded:
-            name = await self._lookups.experiment_name(experiment_id)
+            name = await self._lookups.experiment_name(workspace, experiment_id)
             if name is None:
                 raise NotFound(f"no experiment {experiment_id!r}") from None
             return access.for_experiment(experiment_id, name)
 
     async def _search(
-        self, request: Request, access: Access, action: Action, mlflow_path: str
+        self,
+        request: Request,
+        access: Access,
+        action: Action,
+        mlflow_path: str,
+        workspace: str | None,
     ) -> Response:
         if request.method == "GET" and request.body is not None:
             raise Contradiction("a GET search takes its parameters in the query string")
         body = b"" if request.method == "GET" else await read_body(request, self._max_body)
         search = Search(request.method, mlflow_path, request.query_string, body)
-        readable = partial(self._readable, access, action)
-        status, answer = await filtered_search(search, action, readable, self._lookups.call)
+        readable = partial(self._readable, workspace, access, action)
+        call = partial(self._lookups.call, workspace)
+        status, answer = await filtered_search(search, action, readable, call)
         return Response(status=status, body=answer, content_type="application/json")
 
-    async def _readable(self, access: Access, action: Action, item: dict[str, object]) -> bool:
+    async def _readable(
+        self, workspace: str | None, access: Access, action: Action, item: dict[str, object]
+    ) -> bool:
         if action in (Action.SEARCH_MODELS, Action.SEARCH_VERSIONS):
             name = item.get("name")
             return isinstance(name, str) and access.for_model(name) >= Level.READ
@@ -220,7 +253,7 @@ class Enforcer:
             return False
         try:
             level = await self.experiment_level(
-                access, experiment_id, name if isinstance(name, str) else None
+                workspace, access, experiment_id, name if isinstance(name, str) else None
             )
         except NotFound:
             return False

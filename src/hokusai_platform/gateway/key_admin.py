@@ -32,6 +32,7 @@ from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.rates import DEFAULT_RATE, Rate, parse_rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import Caller, IssuedKey, KeyInfo, KeyStore
+from hokusai_platform.keys.workspaces import parse_workspace
 
 log = logging.getLogger("hokusai.key_admin")
 
@@ -51,7 +52,7 @@ MAX_NAME_CHARS = 200  # the database column's
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 RESOURCE_CONFLICT = "RESOURCE_CONFLICT"
 TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
-NEW_KEY_FIELDS = ("name", "scope", "rate_limit", "expires_at", "default_permission")
+NEW_KEY_FIELDS = ("name", "scope", "rate_limit", "expires_at", "default_permission", "workspace")
 LIMITS_FIELDS = ("rate_limit",)
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -158,6 +159,16 @@ def _default_permission(fields: Mapping[str, object]) -> Level | None:
         return Level.parse(_text(fields, "default_permission"))
     except ValueError as exc:
         raise _invalid("default_permission", str(exc)) from None
+
+
+def _workspace(fields: Mapping[str, object]) -> str | None:
+    """The MLflow workspace the key is pinned to; None: the caller's choice."""
+    if fields.get("workspace") is None:
+        return None
+    try:
+        return parse_workspace(_text(fields, "workspace"))
+    except ValueError as exc:
+        raise _invalid("workspace", str(exc)) from None
 
 
 def _expires_at(fields: Mapping[str, object]) -> datetime | None:
@@ -298,9 +309,9 @@ class KeyAdmin:
         fields = await _json_object(request, NEW_KEY_FIELDS)
         name, scope = _name(fields), _scope(fields)
         rate, expires_at = _rate(fields, DEFAULT_RATE), _expires_at(fields)
-        default = _default_permission(fields)
+        default, workspace = _default_permission(fields), _workspace(fields)
         issued = await self._in_store(
-            lambda store: store.create(name, scope, rate, expires_at, default)
+            lambda store: store.create(name, scope, rate, expires_at, default, workspace)
         )
         key = issued.info.to_json()
         change = {field: key[field] for field in NEW_KEY_FIELDS}

@@ -5,6 +5,10 @@ Asked through the gateway's own upstream client and cluster, and cached (keys/re
 a run's, a logged model's or a trace's experiment never changes, so those live long; an
 experiment's name and the id behind a name change with a rename or a delete, so they live a
 few seconds, and this process forgets them at once when it forwards the change itself.
+
+With MLflow's workspaces, each question is asked in the workspace of the request it serves
+(MLflow answers only for what that workspace holds), and an experiment's name leads to its id
+within one workspace only. Ids are unique across workspaces.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 from urllib.parse import quote, urlencode
 
 from hokusai_platform.discovery.cluster import Cluster
+from hokusai_platform.gateway import workspaces
 from hokusai_platform.gateway.rules import Kind
 from hokusai_platform.gateway.upstream import UpstreamClient, UpstreamError
 from hokusai_platform.keys.resource_cache import ResourceCache
@@ -44,17 +49,20 @@ class Lookups:
         self._names: ResourceCache[str, str] = ResourceCache(
             max_entries=max_entries, ttl_seconds=name_seconds
         )
-        self._ids: ResourceCache[str, str] = ResourceCache(
+        self._ids: ResourceCache[tuple[str | None, str], str] = ResourceCache(
             max_entries=max_entries, ttl_seconds=name_seconds
         )
 
-    async def call(self, method: str, target: str, body: bytes | None = None) -> tuple[int, bytes]:
-        """One request to MLflow: its status and body."""
+    async def call(
+        self, workspace: str | None, method: str, target: str, body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """One request to MLflow, in `workspace` (None: MLflow's default): status and body."""
         endpoint = self._cluster.pick([])
         if endpoint is None:
             raise LookupFailed(f"upstream {self._cluster.target}: no usable endpoint")
+        fields = _FIELDS if workspace is None else _FIELDS + workspaces.field(workspace)
         try:
-            answer = await self._client.send(endpoint, method, target, _FIELDS, body)
+            answer = await self._client.send(endpoint, method, target, fields, body)
             try:
                 return answer.status, await answer.read()
             finally:
@@ -62,9 +70,11 @@ class Lookups:
         except UpstreamError as exc:
             raise LookupFailed(f"upstream {endpoint.authority}: {exc}") from exc
 
-    async def _get(self, path: str, **query: str) -> dict[str, object] | None:
+    async def _get(
+        self, workspace: str | None, path: str, **query: str
+    ) -> dict[str, object] | None:
         target = path + ("?" + urlencode(query) if query else "")
-        status, body = await self.call("GET", target)
+        status, body = await self.call(workspace, "GET", target)
         if status in _GONE:
             return None
         if status != 200:
@@ -75,19 +85,23 @@ class Lookups:
             raise LookupFailed(f"MLflow's answer to GET {path} is not JSON") from None
         return value if isinstance(value, dict) else None
 
-    async def experiment_of(self, kind: Kind, resource_id: str) -> str | None:
+    async def experiment_of(
+        self, workspace: str | None, kind: Kind, resource_id: str
+    ) -> str | None:
         """The id of the experiment a run, logged model or trace belongs to; None if unknown."""
         cached = self._parents.get((kind, resource_id))
         if cached is not None:
             return cached
         if kind is Kind.RUN:
-            answer = await self._get("/api/2.0/mlflow/runs/get", run_id=resource_id)
+            answer = await self._get(workspace, "/api/2.0/mlflow/runs/get", run_id=resource_id)
             found = _dig(answer, "run", "info", "experiment_id")
         elif kind is Kind.LOGGED_MODEL:
-            answer = await self._get(f"/api/2.0/mlflow/logged-models/{quote(resource_id, '')}")
+            answer = await self._get(
+                workspace, f"/api/2.0/mlflow/logged-models/{quote(resource_id, '')}"
+            )
             found = _dig(answer, "model", "info", "experiment_id")
         else:
-            answer = await self._get(f"/api/3.0/mlflow/traces/{quote(resource_id, '')}")
+            answer = await self._get(workspace, f"/api/3.0/mlflow/traces/{quote(resource_id, '')}")
             found = _dig(
                 answer,
                 "trace",
@@ -100,32 +114,36 @@ class Lookups:
             self._parents.put((kind, resource_id), found)
         return found
 
-    async def experiment_name(self, experiment_id: str) -> str | None:
+    async def experiment_name(self, workspace: str | None, experiment_id: str) -> str | None:
         cached = self._names.get(experiment_id)
         if cached is not None:
             return cached
-        answer = await self._get("/api/2.0/mlflow/experiments/get", experiment_id=experiment_id)
+        answer = await self._get(
+            workspace, "/api/2.0/mlflow/experiments/get", experiment_id=experiment_id
+        )
         name = _dig(answer, "experiment", "name")
         if name is not None:
             self._names.put(experiment_id, name)
         return name
 
-    async def experiment_id(self, name: str) -> str | None:
-        cached = self._ids.get(name)
+    async def experiment_id(self, workspace: str | None, name: str) -> str | None:
+        cached = self._ids.get((workspace, name))
         if cached is not None:
             return cached
-        answer = await self._get("/api/2.0/mlflow/experiments/get-by-name", experiment_name=name)
+        answer = await self._get(
+            workspace, "/api/2.0/mlflow/experiments/get-by-name", experiment_name=name
+        )
         found = _dig(answer, "experiment", "experiment_id")
         if found is not None:
-            self._ids.put(name, found)
+            self._ids.put((workspace, name), found)
             self._names.put(found, name)
         return found
 
-    def forget_experiment(self, experiment_id: str) -> None:
+    def forget_experiment(self, workspace: str | None, experiment_id: str) -> None:
         """It was renamed, deleted or restored: its name and the id behind it may differ now."""
         name = self._names.get(experiment_id)
         if name is not None:
-            self._ids.invalidate(name)
+            self._ids.invalidate((workspace, name))
         self._names.invalidate(experiment_id)
 
     def remember_parent(self, kind: Kind, resource_id: str, experiment_id: str) -> None:

@@ -4,7 +4,8 @@ In order, for every request under /api/mlflow: no key in the URL; a `Host` we se
 `HOKUSAI_ALLOWED_HOSTS` lists them); a valid key, or a browser session standing for one
 (unless the route is public: MLflow's `version` and `health`); for a session, a request from
 the gateway's own pages (gateway/sessions.py); a scope that covers the route; the key's rate
-limit; a body within its size limit; the key's grants on what the route names
+limit; a body within its size limit; for a key pinned to an MLflow workspace, a request for
+no other (gateway/workspaces.py); the key's grants on what the route names
 (gateway/enforcement.py). Only then is the request forwarded. Every request made with a valid
 key leaves one audit line.
 
@@ -147,7 +148,7 @@ class Guard:
             response = refusal
         elif mlflow_path in CURRENT_USER_PATHS and request.method in ("GET", "HEAD"):
             response = current_user(key)
-        elif caller.access.unrestricted and route.rule.action is None:
+        elif caller.scope_only and route.rule.action is None:
             response = await forward(request, request_id)
         else:
             refresh = partial(self._fresh, request, self.authenticator, self.sessions, session)

@@ -28,6 +28,7 @@ from hokusai_platform.keys.rates import DEFAULT_RATE, Rate, parse_rate
 from hokusai_platform.keys.remote import RemoteError, RemoteKeys
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore
+from hokusai_platform.keys.workspaces import parse_workspace
 from hokusai_platform.settings import audit_sink, database_url
 
 T = TypeVar("T")
@@ -62,6 +63,7 @@ class Parsed(click.ParamType[T, object]):
 DURATION = Parsed("duration", parse_duration)
 RATE = Parsed("rate", parse_rate)
 LEVEL = Parsed("level", Level.parse)
+WORKSPACE = Parsed("workspace", parse_workspace)
 
 
 @contextmanager
@@ -157,6 +159,7 @@ def _announce(issued: IssuedKey, verb: str) -> None:
     click.echo(
         f"{verb} {key.id} ({key.name}, scope {key.scope.value}, {key.rate}"
         f"{', default ' + key.default_level.name if key.default_permission is not None else ''}"
+        f"{', workspace ' + key.workspace if key.workspace is not None else ''}"
         f"{', expires ' + key.expires_at.isoformat(timespec='seconds') if key.expires_at else ''})."
         " The key is shown only this once: store it now.",
         err=True,
@@ -212,12 +215,20 @@ def keys(ctx: click.Context, url: str | None) -> None:
     help="Level on experiments and models no grant names: READ, EDIT, MANAGE or "
     "NO_PERMISSIONS [default: read: READ, write: EDIT].",
 )
+@click.option(
+    "--workspace",
+    type=WORKSPACE,
+    help="Pin the key to this MLflow workspace (MLflow run with --enable-workspaces): the "
+    "gateway sends it as X-MLFLOW-WORKSPACE and refuses requests for another "
+    "[default: the caller's choice].",
+)
 def create(
     name: str,
     scope: str,
     expires: timedelta | None,
     rate_limit: Rate,
     default_permission: Level | None,
+    workspace: str | None,
 ) -> None:
     """Create a key and print it (once) on stdout.
 
@@ -230,7 +241,7 @@ def create(
     expires_at = datetime.now(UTC) + expires if expires is not None else None
     with _keys() as store:
         issued = store.create(
-            name.strip(), Scope(scope), rate_limit, expires_at, default_permission
+            name.strip(), Scope(scope), rate_limit, expires_at, default_permission, workspace
         )
     _announce(issued, "Created")
     key = issued.info
@@ -241,6 +252,7 @@ def create(
         name=key.name,
         scope=key.scope.value,
         default_permission=key.default_level.name,
+        workspace=key.workspace,
     )
 
 
@@ -308,6 +320,7 @@ def show(key_id: str, as_json: bool) -> None:
             else f"from scope {key.scope.value}"
         )
         click.echo(f"Default on what no grant names: {key.default_level.name} ({origin}).")
+    click.echo(f"Workspace: {key.workspace or '(any: the caller chooses)'}")
     click.echo(f"Teams: {', '.join(reach.teams) or '(none)'}")
     if not reach.grants:
         click.echo("Grants: (none)")

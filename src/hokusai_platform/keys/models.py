@@ -54,6 +54,8 @@ class ApiKey(Base):
     default_permission: Mapped[str | None] = mapped_column(String(16))
     # Bumped by every change to what the key may reach: its grants, teams, default level.
     grants_version: Mapped[int] = mapped_column(BigInteger)
+    # The MLflow workspace every request of the key is pinned to; NULL: the caller's choice.
+    workspace: Mapped[str | None] = mapped_column(String(63))
 
 
 class Team(Base):

@@ -112,6 +112,7 @@ def _key(document: Any) -> KeyInfo:
         rotated_at=_time(document["rotated_at"]),
         # The API gives the level in force; one that is not the scope's was set on the key.
         default_permission=None if default is scope_default(scope) else default,
+        workspace=None if document.get("workspace") is None else str(document["workspace"]),
     )
 
 
@@ -154,6 +155,7 @@ class RemoteKeys:
         rate: Rate,
         expires_at: datetime | None,
         default: Level | None,
+        workspace: str | None,
     ) -> IssuedKey:
         """As `KeyStore.create`, which the commands call with every argument."""
         fields = {
@@ -162,6 +164,7 @@ class RemoteKeys:
             "rate_limit": str(rate),
             "expires_at": None if expires_at is None else expires_at.isoformat(),
             "default_permission": None if default is None else default.name,
+            "workspace": workspace,
         }
         return self._issued(self._call("POST", "", fields))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
@@ -38,6 +38,7 @@ class KeyInfo:
     revoked_at: datetime | None
     rotated_at: datetime | None
     default_permission: Level | None  # None: from the scope
+    workspace: str | None  # the MLflow workspace its requests are pinned to; None: any
 
     @classmethod
     def of(cls, row: ApiKey) -> KeyInfo:
@@ -54,6 +55,7 @@ class KeyInfo:
             default_permission=(
                 None if row.default_permission is None else Level[row.default_permission]
             ),
+            workspace=row.workspace,
         )
 
     @property
@@ -83,6 +85,7 @@ class KeyInfo:
             "name": self.name,
             "scope": self.scope.value,
             "default_permission": self.default_level.name,
+            "workspace": self.workspace,
             "rate_limit": str(self.rate),
             "prefix": self.prefix,
             "created_at": iso(self.created_at),
@@ -106,6 +109,12 @@ class Caller:
 
     key: KeyInfo
     access: Access
+    # Nothing to check beyond the scope: no grant takes anything away, no workspace is pinned.
+    scope_only: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        scope_only = self.access.unrestricted and self.key.workspace is None
+        object.__setattr__(self, "scope_only", scope_only)
 
 
 def _now() -> datetime:
@@ -139,7 +148,10 @@ class KeyStore:
         rate: Rate,
         expires_at: datetime | None = None,
         default: Level | None = None,
+        workspace: str | None = None,
     ) -> IssuedKey:
+        """A new key; with `workspace`, every request it makes is pinned to that MLflow
+        workspace (a name `keys.workspaces.parse_workspace` accepts)."""
         secret = tokens.new_secret()
         row = ApiKey(
             id="key_" + secrets.token_hex(8),
@@ -153,6 +165,7 @@ class KeyStore:
             expires_at=expires_at,
             default_permission=None if default is None else default.name,
             grants_version=0,
+            workspace=workspace,
         )
         with self._sessions.begin() as session:
             session.add(row)
