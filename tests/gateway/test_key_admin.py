@@ -77,7 +77,8 @@ def test_a_created_key_works_at_once_and_its_secret_is_in_that_answer_only(api: 
     status, headers, created = api.call(
         "POST",
         body={"name": "training", "scope": "write", "rate_limit": "10/s",
-              "expires_at": expires_at.isoformat(), "default_permission": "READ"},
+              "expires_at": expires_at.isoformat(), "default_permission": "READ",
+              "workspace": "team-a"},
     )  # fmt: skip
     assert status == 201
     assert headers["cache-control"] == "no-store"
@@ -85,6 +86,7 @@ def test_a_created_key_works_at_once_and_its_secret_is_in_that_answer_only(api: 
     assert secret.startswith(key["prefix"]) and key["prefix"].startswith("hk_live_")
     assert (key["name"], key["scope"], key["rate_limit"]) == ("training", "write", "10/s")
     assert key["default_permission"] == "READ", "its own, not the EDIT its scope implies"
+    assert key["workspace"] == "team-a"
     assert datetime.fromisoformat(key["expires_at"]) == expires_at
     assert api.proxied_status(secret) == 200
     status, _, listed = api.call("GET")
@@ -99,6 +101,7 @@ def test_defaults_are_a_read_key_at_600_per_minute_that_never_expires(api: Admin
     secret, key = api.create(name="reader")
     assert (key["scope"], key["rate_limit"], key["expires_at"]) == ("read", "600/min", None)
     assert key["default_permission"] == "READ", "the level its scope implies"
+    assert key["workspace"] is None, "the caller's choice"
     status, _, _ = request(
         api.url, "POST", "/api/mlflow/api/2.0/mlflow/runs/create", bearer(secret), b"{}"
     )
@@ -172,6 +175,9 @@ def test_limits_are_set_and_cleared_and_the_rate_limiter_follows(api: AdminApi) 
         ({"name": "x", "expires": "30d"}, "expires"),
         ({"name": "x", "default_permission": "ROOT"}, "default_permission"),
         ({"name": "x", "default_permission": 3}, "default_permission"),
+        ({"name": "x", "workspace": "Team A"}, "workspace"),
+        ({"name": "x", "workspace": "api"}, "workspace"),
+        ({"name": "x", "workspace": 5}, "workspace"),
     ],
 )
 @pytest.mark.usefixtures("nothing_reaches_mlflow")
@@ -286,7 +292,8 @@ def test_every_action_leaves_one_audit_line_and_no_secret(
         ("keys.revoke", 200),
     ]  # fmt: skip
     assert mine[0]["change"] == {"name": "audited", "scope": "read", "rate_limit": "5/s",
-                                 "expires_at": None, "default_permission": "READ"}  # fmt: skip
+                                 "expires_at": None, "default_permission": "READ",
+                                 "workspace": None}  # fmt: skip
     assert mine[1]["change"] == {"rate_limit": "6/s"}
     assert {line["scope"] for line in mine} == {"admin"}
     assert {line["route_family"] for line in mine} == {"admin"}

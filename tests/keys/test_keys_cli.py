@@ -52,6 +52,19 @@ def test_create_prints_the_key_alone_on_stdout(url: str) -> None:
     assert secret.startswith(str(key["prefix"]))
 
 
+def test_a_key_pinned_to_a_workspace_says_so_in_list_and_show(url: str) -> None:
+    created = hokusai(url, "create", "--name", "team-a-ci", "--workspace", "team-a")
+    assert created.returncode == 0, created.stderr
+    assert "workspace team-a" in created.stderr
+    unpinned = hokusai(url, "create", "--name", "anywhere")
+    assert unpinned.returncode == 0, unpinned.stderr
+    pinned, free = _listed(url)
+    assert (pinned["workspace"], free["workspace"]) == ("team-a", None)
+    shown = hokusai(url, "show", str(pinned["id"]))
+    assert "Workspace: team-a" in shown.stdout
+    assert "Workspace: (any" in hokusai(url, "show", str(free["id"])).stdout
+
+
 def test_list_never_shows_a_secret(url: str) -> None:
     secret = hokusai(url, "create", "--name", "reader").stdout.strip()
     table = hokusai(url, "list")
@@ -111,6 +124,9 @@ def test_migrate_reports_the_revision(url: str) -> None:
         (("create", "--name", "x", "--rate-limit", "0/s"), "at least 1"),
         (("create", "--name", "x", "--scope", "root"), "'root' is not one of"),
         (("create", "--name", " "), "must not be empty"),
+        (("create", "--name", "x", "--workspace", "Team_A"), "lower-case letters, digits"),
+        (("create", "--name", "x", "--workspace", "a"), "must be 2 to 63 characters"),
+        (("create", "--name", "x", "--workspace", "static-files"), "a name MLflow reserves"),
         (("revoke", "key_nope"), "no key with id 'key_nope'"),
         (("rotate", "key_nope"), "no key with id 'key_nope'"),
         (("limits", "key_nope", "--clear"), "no key with id 'key_nope'"),

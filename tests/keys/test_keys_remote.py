@@ -158,6 +158,14 @@ def test_a_default_permission_is_set_through_the_api_too(remote: Remote) -> None
     assert json.loads(shown.stdout)["default_permission"] == "READ"
 
 
+def test_a_workspace_is_pinned_through_the_api_too(remote: Remote) -> None:
+    created = remote.keys("create", "--name", "team-b-ci", "--workspace", "team-b")
+    assert created.returncode == 0, created.stderr
+    assert "workspace team-b" in created.stderr
+    shown = remote.local("show", "--json", created.stderr.split()[1])
+    assert json.loads(shown.stdout)["workspace"] == "team-b"
+
+
 @pytest.mark.parametrize(
     ("url", "fragments"),
     [

@@ -71,6 +71,28 @@ def test_keys_made_before_grants_existed_keep_working_with_their_scopes_default(
     engine.dispose()
 
 
+def test_0004_downgrades_to_0003_and_keys_made_before_stay_unpinned(database_url: str) -> None:
+    store = KeyStore.open(database_url)
+    config = database._config()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003_sessions")
+    assert "workspace" not in {c["name"] for c in inspect(store.engine).get_columns("api_keys")}
+    with store.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO api_keys (id, name, scope, lookup, secret_sha256, rate_limit,"
+                " rate_period_seconds, created_at) VALUES ('key_old', 'old', 'write', 'x',"
+                " 'y', 10, 1, CURRENT_TIMESTAMP)"
+            )
+        )
+    database.migrate(store.engine)
+    assert store.get("key_old").workspace is None
+    pinned = store.create("pinned", Scope.WRITE, Rate(10, 1), workspace="team-a")
+    assert store.get(pinned.info.id).workspace == "team-a"
+    store.close()
+
+
 def test_0002_downgrades_to_0001_and_upgrades_again(database_url: str) -> None:
     store = KeyStore.open(database_url)
     issued = store.create("kept", Scope.READ, Rate(10, 1), default=Level.NO_PERMISSIONS)
