@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ SEARCH = "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=100"
 @dataclass(frozen=True)
 class World:
     mlflow: str  # MLflow itself, for checking where things landed
+    artifacts: Path  # MLflow's artifact store
     gateway: str
     pinned: str  # a write key pinned to team-a
     free: str  # a write key with no workspace
@@ -38,9 +40,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(keys: Keys, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    mlflow_server, mlflow_url = start_mlflow(
-        tmp_path_factory.mktemp("mlflow-workspaces"), env={"MLFLOW_ENABLE_WORKSPACES": "true"}
-    )
+    data = tmp_path_factory.mktemp("mlflow-workspaces")
+    mlflow_server, mlflow_url = start_mlflow(data, env={"MLFLOW_ENABLE_WORKSPACES": "true"})
     direct = MlflowClient(mlflow_url)
     for workspace in ("team-a", "team-b"):
         direct.create_workspace(workspace)
@@ -69,6 +70,7 @@ def world(keys: Keys, redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
     )
     yield World(
         mlflow_url,
+        data / "artifacts",
         url,
         pinned.secret,
         keys.write,
@@ -105,7 +107,7 @@ def search(world: World, key: str, headers: dict[str, str]) -> tuple[int, dict[s
 
 
 def test_a_pinned_key_works_in_its_workspace_without_naming_it(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("MLFLOW_WORKSPACE", raising=False)
     pinned = client(world, world.pinned, monkeypatch)
@@ -119,6 +121,10 @@ def test_a_pinned_key_works_in_its_workspace_without_naming_it(
     assert names.isdisjoint({"b-secret", "Default"})
     with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST"):
         pinned.get_experiment(world.b_experiment)
+    (tmp_path / "weights.txt").write_text("w")
+    pinned.log_artifact(run_id, str(tmp_path / "weights.txt"), artifact_path="model")
+    assert [a.path for a in pinned.list_artifacts(run_id, "model")] == ["model/weights.txt"]
+    assert list(world.artifacts.glob("workspaces/team-a/**/weights.txt")), "stored under team-a"
 
 
 def test_a_pinned_key_may_name_its_own_workspace(
@@ -144,6 +150,28 @@ def test_a_pinned_key_asking_for_another_workspace_is_refused(
         assert status == 403
         assert answer["error_code"] == "PERMISSION_DENIED"
         assert "pinned to workspace 'team-a'" in str(answer["message"])
+
+
+def test_a_pinned_admin_key_manages_its_own_workspace_and_no_other(
+    world: World, keys: Keys
+) -> None:
+    admin = keys.store.create("pinned-admin", Scope.ADMIN, GENEROUS, workspace="team-a").secret
+    bearer = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+    api = "/api/mlflow/api/3.0/mlflow/workspaces"
+    status, _, answer = exchange(world.gateway, "GET", f"{api}/team-a", bearer)
+    assert status == 200, answer
+    assert json.loads(answer)["workspace"]["name"] == "team-a"
+    for method, path, body in (
+        ("GET", api, b""),
+        ("POST", api, b'{"name": "team-c"}'),
+        ("GET", f"{api}/team-b", b""),
+        ("DELETE", f"{api}/team-b", b""),
+        ("PATCH", f"{api}/team-b", b'{"description": "mine now"}'),
+    ):
+        status, _, answer = exchange(world.gateway, method, path, bearer, body)
+        assert (status, json.loads(answer)["error_code"]) == (403, "PERMISSION_DENIED"), path
+    status, _, _ = exchange(world.mlflow, "GET", "/api/3.0/mlflow/workspaces/team-b")
+    assert status == 200, "team-b is still there"
 
 
 def test_a_key_with_no_workspace_reaches_the_one_its_caller_names(

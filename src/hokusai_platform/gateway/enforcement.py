@@ -79,7 +79,7 @@ class Enforcer:
         workspace = caller.key.workspace
         if workspace is None:
             workspace = requested_workspace(request)
-        elif (asked := pin(request, workspace)) is not None:
+        elif (asked := pin(request, mlflow_path, workspace)) is not None:
             return self._refuse(
                 request_id,
                 "workspace",
