@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hokusai_platform.gateway.headers import downstream_fields, upstream_fields
-from hokusai_platform.gateway.responses import Response
+from hokusai_platform.http.messages import Response
 
 
 def _incoming(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:

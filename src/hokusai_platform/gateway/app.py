@@ -12,7 +12,6 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -21,28 +20,22 @@ from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.gateway import errors, key_admin
 from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.health import MlflowHealth
-from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.login import Login
 from hokusai_platform.gateway.openapi import openapi_json
 from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
-from hokusai_platform.gateway.responses import (
-    AnyResponse,
-    ClientDisconnected,
-    Response,
-    json_response,
-)
 from hokusai_platform.gateway.security import Guard
 from hokusai_platform.gateway.sessions import HOME, redirect, wants_page
 from hokusai_platform.gateway.upstream import UpstreamClient
+from hokusai_platform.http.errors import ClientDisconnected
+from hokusai_platform.http.messages import AnyResponse, Request, Response, json_response
+from hokusai_platform.http.server import Handler
 from hokusai_platform.settings import Settings
 
 SERVICE_NAME = "hokusai-registry-api"
 log = logging.getLogger("hokusai.gateway")
 
 _ACCEPTABLE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-
-Handler = Callable[[Request], Awaitable[AnyResponse]]
 
 ENDPOINTS = (
     "GET /",

@@ -52,20 +52,6 @@ _FORWARDED_KEPT = frozenset((b"x-forwarded-proto", b"x-forwarded-host"))
 _NOTED_UPSTREAM = _DROP_UPSTREAM | _FORWARDED_KEPT
 
 
-def first_value(
-    fields: Sequence[tuple[bytes, bytes]], names: Sequence[bytes], name: bytes
-) -> bytes | None:
-    """The first value of the field `name` (in lower case), as it arrived."""
-    return fields[names.index(name)][1] if name in names else None
-
-
-def repeated_single_field(names: Sequence[bytes]) -> bytes | None:
-    """The first of SINGLE_FIELDS that `names` (lower-cased field names) holds twice, if any."""
-    if len(set(names)) == len(names):  # no field is repeated: the common case, checked in C
-        return None
-    return next((name for name in SINGLE_FIELDS if names.count(name) > 1), None)
-
-
 def _declared_hop_by_hop(values: list[bytes], dropped: frozenset[bytes]) -> set[bytes]:
     """The field names a sender's Connection header declares hop-by-hop, lower-cased, but
     those in `dropped` anyway (`Connection: keep-alive` declares nothing more)."""

@@ -23,9 +23,8 @@ from typing import NamedTuple, TypeVar
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hokusai_platform.gateway import errors
-from hokusai_platform.gateway.http import Request
-from hokusai_platform.gateway.responses import Response, json_response
 from hokusai_platform.gateway.security import Guard
+from hokusai_platform.http.messages import Request, Response, json_response
 from hokusai_platform.keys.auth import Authenticator
 from hokusai_platform.keys.errors import KeyRevoked, UnknownKey
 from hokusai_platform.keys.grants import Level
@@ -102,9 +101,7 @@ async def _json_object(request: Request, allowed: tuple[str, ...]) -> dict[str, 
         raise too_large
     data = bytearray()
     if request.body is not None:
-        expect = request.field(b"expect")
-        if request.http_version == "1.1" and expect and b"100-continue" in expect.lower():
-            await request.send_continue()
+        request.send_continue()
         async for chunk in request.body.chunks():
             data += chunk
             if len(data) > MAX_BODY_BYTES:

@@ -19,24 +19,20 @@ from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.headers import downstream_fields, upstream_fields
-from hokusai_platform.gateway.http import Request, RequestBody
 from hokusai_platform.gateway.paths import PathRejected, upstream_target
-from hokusai_platform.gateway.responses import (
-    AnyResponse,
-    ClientDisconnected,
-    Response,
-    StreamResponse,
-)
 from hokusai_platform.gateway.upstream import (
     WHOLE_ANSWER_BYTES,
-    Body,
     ConnectError,
+    Content,
     NameResolutionError,
     UpstreamClient,
     UpstreamError,
     UpstreamResponse,
     UpstreamTimeout,
 )
+from hokusai_platform.http.errors import ClientDisconnected
+from hokusai_platform.http.messages import AnyResponse, Request, Response, StreamResponse
+from hokusai_platform.http.protocol import Body
 
 log = logging.getLogger("hokusai.proxy")
 
@@ -56,7 +52,7 @@ def _is_small(upstream: UpstreamResponse) -> bool:
     return upstream.length is not None and upstream.length <= WHOLE_ANSWER_BYTES
 
 
-async def _collect(content: RequestBody, limit: int) -> bytes | None:
+async def _collect(content: Body, limit: int) -> bytes | None:
     """The whole body, or None as soon as what has arrived passes `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
@@ -113,12 +109,10 @@ class MlflowProxy:
             client_ip=request.remote,
             scheme="http",  # TLS ends at the load balancer
         )
-        body: Body = None
+        body: Content = None
         content_length = request.content_length
         if request.body is not None:
-            expect = request.field(b"expect")
-            if request.http_version == "1.1" and expect and b"100-continue" in expect.lower():
-                await request.send_continue()
+            request.send_continue()
             if content_length is None and not _is_streamed_route(target):
                 # MLflow's JSON handlers read a chunked body as empty: it is collected, within
                 # the JSON limit (checked as it arrives), and sent with a Content-Length.

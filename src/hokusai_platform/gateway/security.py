@@ -21,8 +21,6 @@ from prometheus_client import Counter
 from hokusai_platform import ratelimit
 from hokusai_platform.audit import AuditLog
 from hokusai_platform.gateway import errors
-from hokusai_platform.gateway.http import Request
-from hokusai_platform.gateway.responses import AnyResponse, Response
 from hokusai_platform.gateway.sessions import (
     CURRENT_USER_PATHS,
     SAFE_METHODS,
@@ -30,6 +28,7 @@ from hokusai_platform.gateway.sessions import (
     current_user,
     session_id,
 )
+from hokusai_platform.http.messages import AnyResponse, Request, Response
 from hokusai_platform.keys import database
 from hokusai_platform.keys.auth import (
     Authenticator,

@@ -19,7 +19,7 @@ from typing import cast
 import httptools
 
 from hokusai_platform.discovery.endpoint import Endpoint
-from hokusai_platform.gateway.headers import first_value
+from hokusai_platform.http.fields import first_value
 
 # A connection idle this long is closed rather than reused: servers drop idle keep-alive
 # connections after a few seconds (uvicorn: 5 s), and a request sent on one just as it is
@@ -57,7 +57,7 @@ class ProtocolError(UpstreamError):
     """The endpoint closed the connection early or answered something that is not HTTP."""
 
 
-Body = bytes | AsyncIterable[bytes] | None
+Content = bytes | AsyncIterable[bytes] | None
 
 
 class _Connection(asyncio.Protocol):
@@ -384,7 +384,7 @@ class UpstreamClient:
         method: str,
         target: str,
         fields: bytes = b"",
-        body: Body = None,
+        body: Content = None,
         *,
         content_length: int | None = None,
     ) -> UpstreamResponse:
