@@ -26,7 +26,7 @@ from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
 from hokusai_platform.gateway.security import Guard
 from hokusai_platform.gateway.sessions import HOME, redirect, wants_page
-from hokusai_platform.gateway.upstream import UpstreamClient
+from hokusai_platform.http.client import Client
 from hokusai_platform.http.errors import ClientDisconnected
 from hokusai_platform.http.messages import AnyResponse, Request, Response, json_response
 from hokusai_platform.http.server import Handler
@@ -73,7 +73,7 @@ class Gateway:
     """The HTTP server's handler: routes each request and wraps it in the envelope."""
 
     def __init__(self, settings: Settings) -> None:
-        self.client = UpstreamClient(
+        self.client = Client(
             connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout
         )
         self.upstream = Cluster(
@@ -84,7 +84,7 @@ class Gateway:
             policy=settings.discovery,
         )
         # Pooled connections follow discovery: idle ones to an endpoint it dropped are closed.
-        self.upstream.on_endpoint_removed(self.client.forget)
+        self.upstream.on_endpoint_removed(lambda endpoint: self.client.forget(endpoint.address))
         self._probe_session: aiohttp.ClientSession | None = None
         self.proxy = MlflowProxy(self.upstream, self.client, settings.max_json_body_bytes)
         self.health = MlflowHealth(

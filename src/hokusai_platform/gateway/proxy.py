@@ -20,17 +20,14 @@ from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.headers import downstream_fields, upstream_fields
 from hokusai_platform.gateway.paths import PathRejected, upstream_target
-from hokusai_platform.gateway.upstream import (
-    WHOLE_ANSWER_BYTES,
+from hokusai_platform.http.client import WHOLE_ANSWER_BYTES, Client, ClientResponse, Content
+from hokusai_platform.http.errors import (
+    ClientDisconnected,
+    ClientError,
+    ClientTimeout,
     ConnectError,
-    Content,
     NameResolutionError,
-    UpstreamClient,
-    UpstreamError,
-    UpstreamResponse,
-    UpstreamTimeout,
 )
-from hokusai_platform.http.errors import ClientDisconnected
 from hokusai_platform.http.messages import AnyResponse, Request, Response, StreamResponse
 from hokusai_platform.http.protocol import Body
 
@@ -46,7 +43,7 @@ def _is_streamed_route(target: str) -> bool:
     return any(marker in target for marker in _STREAMED_ROUTE_MARKERS)
 
 
-def _is_small(upstream: UpstreamResponse) -> bool:
+def _is_small(upstream: ClientResponse) -> bool:
     """An answer sent whole with one write (a HEAD answer has no declared body); larger
     ones stream."""
     return upstream.length is not None and upstream.length <= WHOLE_ANSWER_BYTES
@@ -72,27 +69,27 @@ class UpstreamFailure(Exception):
         self.status = status
 
 
-def describe_failure(exc: UpstreamError, upstream: str) -> UpstreamFailure:
+def describe_failure(exc: ClientError, upstream: str) -> UpstreamFailure:
     """One explicit mapping from client failure type to the caller's error."""
     if isinstance(exc, NameResolutionError):
         return UpstreamFailure(502, f"upstream {upstream}: name does not resolve ({exc})")
     if isinstance(exc, ConnectError):
         return UpstreamFailure(502, f"upstream {upstream}: cannot connect ({exc})")
-    if isinstance(exc, UpstreamTimeout):
+    if isinstance(exc, ClientTimeout):
         return UpstreamFailure(504, f"upstream {upstream}: timed out ({exc})")
     return UpstreamFailure(502, f"upstream {upstream}: {exc}")
 
 
-def outcome_of(exc: UpstreamError) -> Outcome:
+def outcome_of(exc: ClientError) -> Outcome:
     if isinstance(exc, ConnectError):
         return Outcome.CONNECT_FAILURE
-    if isinstance(exc, UpstreamTimeout):
+    if isinstance(exc, ClientTimeout):
         return Outcome.TIMEOUT
     return Outcome.SERVER_ERROR
 
 
 class MlflowProxy:
-    def __init__(self, upstream: Cluster, client: UpstreamClient, max_json_body_bytes: int) -> None:
+    def __init__(self, upstream: Cluster, client: Client, max_json_body_bytes: int) -> None:
         self.upstream = upstream
         self.client = client
         self.max_json_body_bytes = max_json_body_bytes
@@ -130,7 +127,7 @@ class MlflowProxy:
             body = b""
         repeatable = body is None and request.method in _IDEMPOTENT_METHODS
         tried: list[Endpoint] = []
-        failure: UpstreamError | None = None
+        failure: ClientError | None = None
         while True:
             endpoint = self.upstream.pick(tried)
             if endpoint is None:
@@ -143,7 +140,7 @@ class MlflowProxy:
             answer: bytes | None = None
             try:
                 upstream = await self.client.send(
-                    endpoint,
+                    endpoint.address,
                     request.method,
                     target,
                     fields,
@@ -158,7 +155,7 @@ class MlflowProxy:
                     finally:
                         if answer is None:
                             upstream.close()
-            except UpstreamError as exc:
+            except ClientError as exc:
                 self.upstream.report(endpoint, outcome_of(exc))
                 self.upstream.record_request(endpoint, 0, time.perf_counter() - started)
                 # A refused connection carried no byte of the request: any request may go on.
@@ -181,9 +178,7 @@ class MlflowProxy:
         log.warning("upstream failure", extra={"request_id": request_id, "error": message})
         return errors.json_error(502, errors.BAD_GATEWAY, message)
 
-    def _failure_response(
-        self, request_id: str, endpoint: Endpoint, exc: UpstreamError
-    ) -> Response:
+    def _failure_response(self, request_id: str, endpoint: Endpoint, exc: ClientError) -> Response:
         failure = describe_failure(exc, endpoint.authority)
         log.warning("upstream failure", extra={"request_id": request_id, "error": str(failure)})
         return errors.json_error(
@@ -195,7 +190,7 @@ class MlflowProxy:
         request: Request,
         request_id: str,
         endpoint: Endpoint,
-        upstream: UpstreamResponse,
+        upstream: ClientResponse,
         answer: bytes | None,
     ) -> AnyResponse:
         status = upstream.status
@@ -209,7 +204,7 @@ class MlflowProxy:
         if _is_small(upstream):
             try:
                 body = await upstream.read()
-            except UpstreamError as exc:
+            except ClientError as exc:
                 return self._failure_response(request_id, endpoint, exc)
             return Response(status=status, body=body, fields=fields)
         response = StreamResponse(status=status, fields=fields, length=upstream.length)
@@ -217,7 +212,7 @@ class MlflowProxy:
         try:
             async for chunk in upstream.iter_chunks():
                 await response.write(chunk)
-        except (UpstreamError, ClientDisconnected) as exc:
+        except (ClientError, ClientDisconnected) as exc:
             log.warning(
                 "stream broken mid-response", extra={"request_id": request_id, "error": repr(exc)}
             )

@@ -1,6 +1,6 @@
 """What goes wrong in HTTP, as types: the server's refusals of a request (each with the
-status of its answer) and a caller gone away. What a refusal looks like on the wire is for
-the server's user to say (`Server(refusal=...)`)."""
+status of its answer), the client's failures, and a caller gone away. What a refusal looks
+like on the wire is for the server's user to say (`Server(refusal=...)`)."""
 
 from __future__ import annotations
 
@@ -33,3 +33,23 @@ class UriTooLong(HttpError):
 
 class HeadersTooLarge(HttpError):
     status = 431
+
+
+class ClientError(Exception):
+    """Sending a request or reading its answer failed."""
+
+
+class ConnectError(ClientError):
+    """The origin refused or could not be reached."""
+
+
+class NameResolutionError(ConnectError):
+    """The origin's host name does not resolve."""
+
+
+class ClientTimeout(ClientError):
+    """Connecting took too long, or the origin went silent."""
+
+
+class RemoteProtocolError(ClientError):
+    """The origin closed the connection early or answered something that is not HTTP."""
