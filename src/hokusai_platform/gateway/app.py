@@ -19,6 +19,7 @@ from hokusai_platform import __version__, metrics
 from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.gateway import errors, key_admin
 from hokusai_platform.gateway.access_log import AccessLog
+from hokusai_platform.gateway.exchange import Exchange
 from hokusai_platform.gateway.health import MlflowHealth
 from hokusai_platform.gateway.login import Login
 from hokusai_platform.gateway.openapi import openapi_json
@@ -129,32 +130,33 @@ class Gateway:
 
     async def __call__(self, request: Request) -> AnyResponse:
         """Request id, JSON errors for everything, and one access-log line."""
-        started = time.perf_counter()
-        request_id = self._request_id(request)
-        request.response_headers.append(("X-Request-ID", request_id))
+        exchange = Exchange(request, self._request_id(request), time.perf_counter())
         try:
             if request.raw_path.startswith(PREFIX):
-                response = await self.guard.handle(request, request_id, self.proxy.handle)
+                response = await self.guard.handle(exchange, self.proxy.handle)
             elif request.raw_path.startswith(key_admin.MOUNT):
-                response = await self.key_admin(request, request_id)
+                response = await self.key_admin(exchange)
             else:
                 response = await self._route(request)
         except ClientDisconnected:
             # Logged as nginx does; the answer has nowhere to go.
             response = errors.json_error(499, "CLIENT_CLOSED_REQUEST", "the caller went away")
         except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
+            log.exception("unhandled error", extra={"request_id": exchange.id})
             response = errors.json_error(500, errors.INTERNAL_ERROR, "internal error")
+        if isinstance(response, Response):  # a stream's head went out with them already
+            response.extra = exchange.response_headers
         if self._access_log is not None:
+            endpoint = exchange.endpoint
             self._access_log.write(
-                request_id,
+                exchange.id,
                 request.method,
                 request.path,
                 response.status,
                 request.content_length or 0,
                 response.body_length,
-                request.upstream,
-                round((time.perf_counter() - started) * 1000, 2),
+                endpoint.authority if endpoint is not None else None,
+                round((time.perf_counter() - exchange.started) * 1000, 2),
             )
         return response
 

@@ -18,6 +18,7 @@ from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.gateway import errors
+from hokusai_platform.gateway.exchange import Exchange
 from hokusai_platform.gateway.headers import downstream_fields, upstream_fields
 from hokusai_platform.gateway.paths import PathRejected, upstream_target
 from hokusai_platform.http.client import WHOLE_ANSWER_BYTES, Client, ClientResponse, Content
@@ -28,7 +29,7 @@ from hokusai_platform.http.errors import (
     ConnectError,
     NameResolutionError,
 )
-from hokusai_platform.http.messages import AnyResponse, Request, Response, StreamResponse
+from hokusai_platform.http.messages import AnyResponse, Response, StreamResponse
 from hokusai_platform.http.protocol import Body
 
 log = logging.getLogger("hokusai.proxy")
@@ -94,7 +95,9 @@ class MlflowProxy:
         self.client = client
         self.max_json_body_bytes = max_json_body_bytes
 
-    async def handle(self, request: Request, request_id: str) -> AnyResponse:
+    async def handle(self, exchange: Exchange) -> AnyResponse:
+        """Forward the request to an endpoint (named in `exchange.endpoint`), relay the answer."""
+        request = exchange.request
         try:
             target = upstream_target(request.raw_path)
         except PathRejected as exc:
@@ -102,7 +105,7 @@ class MlflowProxy:
         fields = upstream_fields(
             request.raw_headers,
             request.field_names,
-            request_id=request_id,
+            request_id=exchange.id,
             client_ip=request.remote,
             scheme="http",  # TLS ends at the load balancer
         )
@@ -132,10 +135,10 @@ class MlflowProxy:
             endpoint = self.upstream.pick(tried)
             if endpoint is None:
                 if failure is not None:
-                    return self._failure_response(request_id, tried[-1], failure)
-                return self._unreachable(request_id)
+                    return self._failure_response(exchange, failure)
+                return self._unreachable(exchange)
             tried.append(endpoint)
-            request.upstream = endpoint.authority
+            exchange.endpoint = endpoint
             started = time.perf_counter()
             answer: bytes | None = None
             try:
@@ -162,37 +165,35 @@ class MlflowProxy:
                 if (isinstance(exc, ConnectError) or repeatable) and len(tried) < MAX_ATTEMPTS:
                     failure = exc
                     continue
-                return self._failure_response(request_id, endpoint, exc)
+                return self._failure_response(exchange, exc)
             break
         self.upstream.report(
             endpoint, Outcome.SERVER_ERROR if upstream.status >= 500 else Outcome.SUCCESS
         )
         self.upstream.record_request(endpoint, upstream.status, time.perf_counter() - started)
         try:
-            return await self._relay(request, request_id, endpoint, upstream, answer)
+            return await self._relay(exchange, upstream, answer)
         finally:
             upstream.close()
 
-    def _unreachable(self, request_id: str) -> Response:
+    def _unreachable(self, exchange: Exchange) -> Response:
         message = f"upstream {self.upstream.target}: no usable endpoint ({self.upstream.reason})"
-        log.warning("upstream failure", extra={"request_id": request_id, "error": message})
+        log.warning("upstream failure", extra={"request_id": exchange.id, "error": message})
         return errors.json_error(502, errors.BAD_GATEWAY, message)
 
-    def _failure_response(self, request_id: str, endpoint: Endpoint, exc: ClientError) -> Response:
-        failure = describe_failure(exc, endpoint.authority)
-        log.warning("upstream failure", extra={"request_id": request_id, "error": str(failure)})
+    def _failure_response(self, exchange: Exchange, exc: ClientError) -> Response:
+        """The answer when sending to the endpoint tried last failed with `exc`."""
+        assert exchange.endpoint is not None
+        failure = describe_failure(exc, exchange.endpoint.authority)
+        log.warning("upstream failure", extra={"request_id": exchange.id, "error": str(failure)})
         return errors.json_error(
             failure.status, errors.error_code_for(failure.status), str(failure)
         )
 
     async def _relay(
-        self,
-        request: Request,
-        request_id: str,
-        endpoint: Endpoint,
-        upstream: ClientResponse,
-        answer: bytes | None,
+        self, exchange: Exchange, upstream: ClientResponse, answer: bytes | None
     ) -> AnyResponse:
+        request = exchange.request
         status = upstream.status
         if status == 404 and (upstream.header(b"content-type") or b"").startswith(b"text/html"):
             return errors.json_error(
@@ -205,16 +206,16 @@ class MlflowProxy:
             try:
                 body = await upstream.read()
             except ClientError as exc:
-                return self._failure_response(request_id, endpoint, exc)
+                return self._failure_response(exchange, exc)
             return Response(status=status, body=body, fields=fields)
         response = StreamResponse(status=status, fields=fields, length=upstream.length)
-        await response.prepare(request)
+        await response.prepare(request, exchange.response_headers)
         try:
             async for chunk in upstream.iter_chunks():
                 await response.write(chunk)
         except (ClientError, ClientDisconnected) as exc:
             log.warning(
-                "stream broken mid-response", extra={"request_id": request_id, "error": repr(exc)}
+                "stream broken mid-response", extra={"request_id": exchange.id, "error": repr(exc)}
             )
             request.abort()
         return response

@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from hokusai_platform import ratelimit
 from hokusai_platform.audit import AuditLog
 from hokusai_platform.gateway import errors
+from hokusai_platform.gateway.exchange import Exchange
 from hokusai_platform.gateway.sessions import (
     CURRENT_USER_PATHS,
     SAFE_METHODS,
@@ -57,7 +58,7 @@ _ARTIFACT_UPLOAD_MARKERS = ("/mlflow-artifacts/", "/upload-artifact")
 
 REFUSED = Counter("hokusai_requests_refused_total", "Requests refused at the boundary", ["reason"])
 
-Forward = Callable[[Request, str], Awaitable[AnyResponse]]
+Forward = Callable[[Exchange], Awaitable[AnyResponse]]
 
 
 def prepare(settings: Settings) -> None:
@@ -105,7 +106,8 @@ class Guard:
             self.sessions.close()
         self.audit.close()
 
-    async def handle(self, request: Request, request_id: str, forward: Forward) -> AnyResponse:
+    async def handle(self, exchange: Exchange, forward: Forward) -> AnyResponse:
+        request, request_id = exchange.request, exchange.id
         refusal = self.screen(request, request_id)
         if refusal is not None:
             return refusal
@@ -116,15 +118,15 @@ class Guard:
             or (required := ROUTES.required(request.method, mlflow_path)) is None
         ):
             refusal = self._size_refusal(request, request_id, mlflow_path)
-            return refusal if refusal is not None else await forward(request, request_id)
-        started = time.perf_counter()
+            return refusal if refusal is not None else await forward(exchange)
         session = session_id(request)
         key = await self.identify(request, request_id, self.authenticator, self.sessions, session)
         if not isinstance(key, KeyInfo):
             return key
+        exchange.key = key
         refusal = self._cross_origin(request, request_id, self.sessions, session, mlflow_path)
         if refusal is None:
-            refusal = await self.authorise(request, request_id, key, required, mlflow_path)
+            refusal = await self.authorise(exchange, key, required, mlflow_path)
         if refusal is None:
             refusal = self._size_refusal(request, request_id, mlflow_path)
         response: AnyResponse
@@ -133,8 +135,8 @@ class Guard:
         elif mlflow_path in CURRENT_USER_PATHS and request.method in ("GET", "HEAD"):
             response = current_user(key)
         else:
-            response = await forward(request, request_id)
-        self._record(request, request_id, key, mlflow_path, response, started)
+            response = await forward(exchange)
+        self._record(exchange, key, mlflow_path, response)
         return response
 
     def screen(self, request: Request, request_id: str) -> Response | None:
@@ -205,10 +207,11 @@ class Guard:
         )
 
     async def authorise(
-        self, request: Request, request_id: str, key: KeyInfo, required: Scope, path: str
+        self, exchange: Exchange, key: KeyInfo, required: Scope, path: str
     ) -> Response | None:
         """The 403 when the key's scope does not cover `required`, the 429 when its rate
         limit is spent; else None. Every answer to the key says where its limit stands."""
+        request, request_id = exchange.request, exchange.id
         if not key.scope.allows(required):
             return self._refuse(
                 request_id,
@@ -221,7 +224,7 @@ class Guard:
         decision = await self.limiter.check(key.id, key.rate)
         if decision is None:
             return None
-        request.response_headers.extend(decision.headers().items())
+        exchange.response_headers.extend(decision.headers().items())
         if decision.allowed:
             return None
         return self._refuse(
@@ -271,16 +274,11 @@ class Guard:
         return errors.json_error(status, error_code, message)
 
     def _record(
-        self,
-        request: Request,
-        request_id: str,
-        key: KeyInfo,
-        mlflow_path: str,
-        response: AnyResponse,
-        started: float,
+        self, exchange: Exchange, key: KeyInfo, mlflow_path: str, response: AnyResponse
     ) -> None:
+        request = exchange.request
         self.audit.record(
-            request_id=request_id,
+            request_id=exchange.id,
             key_id=key.id,
             scope=key.scope.value,
             method=request.method,
@@ -288,5 +286,5 @@ class Guard:
             status=response.status,
             bytes_in=request.content_length or 0,
             bytes_out=response.body_length,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            latency_ms=round((time.perf_counter() - exchange.started) * 1000, 3),
         )

@@ -82,7 +82,7 @@ class ClientConnection(HttpProtocol):
         self.status = 0
         self._head: asyncio.Future[None] | None = None
         self._head_only = False
-        self._reusable = False
+        self.reusable = False  # the answer lets its connection be kept
 
     def _new_parser(self) -> Any:
         return httptools.HttpResponseParser(self)
@@ -132,7 +132,7 @@ class ClientConnection(HttpProtocol):
             return
         self.state = BODY
         # Asked now: a body that bypasses the parser never completes its message there.
-        self._reusable = self._parser.should_keep_alive()
+        self.reusable = self._parser.should_keep_alive()
         self._length = length = _declared_length(self.headers, self.field_names)
         if length is None or length > WHOLE_ANSWER_BYTES:
             _resolve(self._head)  # else once the body is in
@@ -147,23 +147,14 @@ class ClientConnection(HttpProtocol):
         """Ready the connection for the answer to a request about to be sent."""
         self.state = HEAD
         self.deadline = None  # armed once the request is sent
-        self.body.reset()
+        self.body.complete = False  # ready for this answer's body, the last one read whole
         self.headers, self.field_names = [], []
         self._length, self._received = None, 0
-        self._reusable = False
+        self.reusable = False
         self._head_only = head_only
         self.answer_began = False
         self._head = self.loop.create_future()
         return self._head
-
-    @property
-    def length(self) -> int | None:
-        """The answer's declared length; None: chunked, until close, or an answer to HEAD."""
-        return self._length
-
-    @property
-    def reusable(self) -> bool:
-        return self.state is IDLE and self._reusable
 
     async def send_stream(self, content: AsyncIterable[bytes], *, chunked: bool) -> None:
         async for chunk in content:
@@ -210,7 +201,7 @@ class ClientResponse:
         self.status = conn.status
         self.headers = conn.headers
         self.field_names = conn.field_names
-        self.length = conn.length
+        self.length = conn._length  # None: chunked, until close, or an answer to HEAD
         self._finished = False
 
     def header(self, name: bytes) -> bytes | None:
@@ -297,7 +288,18 @@ class Client:
             fields,
             framing,
         )
-        conn = self._idle_connection(pool)
+        conn = None
+        idle = pool.idle
+        while idle:  # the freshest idle connection, closing those too old to reuse
+            conn = idle.pop()
+            if (
+                conn.state is IDLE
+                and conn.deadline is not None
+                and conn.deadline > self.loop.time()
+            ):
+                break
+            conn.close()
+            conn = None
         reused = conn is not None
         if conn is None:
             conn = await self._connect(origin)
@@ -323,18 +325,6 @@ class Client:
             raise
         return ClientResponse(self, conn)
 
-    def _idle_connection(self, pool: _Pool) -> ClientConnection | None:
-        """A pooled connection to reuse, if one is still fresh."""
-        idle = pool.idle
-        if idle:
-            now = self.loop.time()
-            while idle:
-                conn = idle.pop()
-                if conn.state is IDLE and conn.deadline is not None and conn.deadline > now:
-                    return conn
-                conn.close()
-        return None
-
     async def _connect(self, origin: Origin) -> ClientConnection:
         try:
             async with asyncio.timeout(self.connect_timeout):
@@ -358,7 +348,7 @@ class Client:
     def release(self, conn: ClientConnection) -> None:
         """Take back a connection whose answer was read to its end."""
         pool = self._pools.get(conn.origin)
-        if conn.reusable and pool is not None:
+        if conn.state is IDLE and conn.reusable and pool is not None:
             conn.deadline = self.loop.time() + IDLE_SECONDS  # then closed, not reused
             pool.idle.append(conn)
         else:

@@ -38,8 +38,6 @@ class Request:
         "raw_headers",
         "raw_path",
         "remote",
-        "response_headers",
-        "upstream",
     )
 
     def __init__(
@@ -64,13 +62,13 @@ class Request:
         path, _, self.query_string = raw_path.partition("?")
         self.path = unquote(path) if "%" in path else path
         # The parser refused a second Content-Length, or one beside Transfer-Encoding.
-        length = self.field(b"content-length")
-        self.content_length = int(length) if length is not None else None
-        chunked = b"transfer-encoding" in self.field_names
-        self.body = Body(connection) if chunked or self.content_length else None
-        self.upstream: str | None = None  # the endpoint that answered, for the access log
-        # Set on whatever answers the request, whole or streamed (request id, rate limit).
-        self.response_headers: list[tuple[str, str]] = []
+        names = self.field_names
+        if b"content-length" in names:
+            self.content_length: int | None = int(raw_headers[names.index(b"content-length")][1])
+            self.body = Body(connection) if self.content_length else None
+        else:
+            self.content_length = None
+            self.body = Body(connection) if b"transfer-encoding" in names else None
 
     def field(self, name: bytes) -> bytes | None:
         """The first value of a header field (`name` in lower case), as it arrived."""
@@ -110,9 +108,10 @@ class Request:
 
 class Response:
     """A whole answer, written with one write: made here (`headers`) or relayed (`fields`:
-    another server's header lines, its Content-Length among them)."""
+    another server's header lines, its Content-Length among them), with `extra` fields
+    either way."""
 
-    __slots__ = ("body", "fields", "headers", "status")
+    __slots__ = ("body", "extra", "fields", "headers", "status")
     prepared = False
 
     def __init__(
@@ -127,6 +126,7 @@ class Response:
         self.status = status
         self.body = body
         self.fields = fields
+        self.extra: Sequence[tuple[str, str]] = ()
         self.headers: CIMultiDict[str] = headers if headers is not None else CIMultiDict()
         if content_type is not None:
             self.headers["Content-Type"] = content_type
@@ -135,15 +135,15 @@ class Response:
     def body_length(self) -> int:
         return len(self.body)
 
-    def head(self, extra: Sequence[tuple[str, str]], keep_alive: bool) -> bytes:
-        """The status line and header block, with `extra` fields set on every answer.
+    def head(self, keep_alive: bool) -> bytes:
+        """The status line and header block; `extra` fields replace those of their names.
 
         Relayed fields go out as they arrived: the body was read to exactly the length they
         state (the client's parser refuses a second Content-Length, or one beside
         Transfer-Encoding)."""
         if self.fields is not None:
-            return encode_head(self.status, self.fields + header_lines(extra), keep_alive)
-        for name, value in extra:
+            return encode_head(self.status, self.fields + header_lines(self.extra), keep_alive)
+        for name, value in self.extra:
             self.headers[name] = value
         length = b"Content-Length: %d\r\n" % len(self.body)
         return encode_head(self.status, header_lines(self.headers.items()) + length, keep_alive)
@@ -166,11 +166,11 @@ class StreamResponse:
         self._chunked = False
         self._finished = False
 
-    async def prepare(self, request: Request) -> None:
-        """Send the status line and headers."""
+    async def prepare(self, request: Request, extra: Sequence[tuple[str, str]] = ()) -> None:
+        """Send the status line and headers, `extra` fields after the relayed ones."""
         self._request = request
         self.prepared = True
-        lines = self.fields + header_lines(request.response_headers)
+        lines = self.fields + header_lines(extra)
         has_body = request.method != "HEAD" and self.status not in NO_BODY_STATUSES
         if has_body and self.length is None:
             if request.http_version == "1.1":

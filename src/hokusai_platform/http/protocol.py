@@ -97,10 +97,6 @@ class Body:
         if self._waiter is not None:
             self._wake()
 
-    def reset(self) -> None:
-        """Ready for the next message's body, this one having been read to its end."""
-        self.complete = False
-
     def fail(self, error: BaseException) -> None:
         if not self.complete:
             self._error = error

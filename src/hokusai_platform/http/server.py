@@ -281,7 +281,7 @@ class ServerConnection(HttpProtocol):
             keep_alive = request.keep_alive and not request.body_unread
             request.keep_alive = keep_alive
             head_only = request.method == "HEAD" or response.status in NO_BODY_STATUSES
-            head = response.head(request.response_headers, keep_alive)
+            head = response.head(keep_alive)
             self.write(head if head_only else head + response.body)
         elif not response.prepared:
             raise RuntimeError("a StreamResponse must be prepared by its handler")
@@ -295,7 +295,7 @@ class ServerConnection(HttpProtocol):
         its handler answers later finds the connection closed."""
         if not (self.busy and self._response_started) and self.state is not CLOSED:
             response = self._server.refusal(error)
-            self.write(response.head((), keep_alive=False) + response.body)
+            self.write(response.head(keep_alive=False) + response.body)
         self.close()
 
     def _end_after_answer(self) -> None:
