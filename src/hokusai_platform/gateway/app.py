@@ -13,8 +13,6 @@ import re
 import secrets
 import time
 
-import aiohttp
-
 from hokusai_platform import __version__, metrics
 from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.gateway import errors, key_admin
@@ -86,7 +84,6 @@ class Gateway:
         )
         # Pooled connections follow discovery: idle ones to an endpoint it dropped are closed.
         self.upstream.on_endpoint_removed(lambda endpoint: self.client.forget(endpoint.address))
-        self._probe_session: aiohttp.ClientSession | None = None
         self.proxy = MlflowProxy(self.upstream, self.client, settings.max_json_body_bytes)
         self.health = MlflowHealth(
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
@@ -116,13 +113,10 @@ class Gateway:
 
     async def start(self) -> None:
         """Resolve MLflow's endpoints once; discovery keeps them fresh in the background."""
-        self._probe_session = aiohttp.ClientSession()
-        await self.upstream.start(self._probe_session)
+        await self.upstream.start(self.client)
 
     async def close(self) -> None:
         await self.upstream.close()
-        if self._probe_session is not None:
-            await self._probe_session.close()
         await self.client.close()
         await self.guard.close()
         if self._access_log is not None:

@@ -364,3 +364,9 @@ class Client:
         for conn in list(self.connections):
             conn.close()
         self._pools.clear()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
