@@ -35,7 +35,7 @@ from harness import (
     total_cpu_seconds,
     wrk,
 )
-from processes import start_redis
+from support.processes import start_redis
 
 from hokusai_platform.gateway.sessions import COOKIE
 from hokusai_platform.keys.rates import Rate

@@ -5,7 +5,7 @@ cost of discovery on the gateway's hot path.
    `record_request`), timed call by call once warm, with metrics in
    multiprocess mode as `hokusai serve` runs them; and, per request, the once-a-second work
    of writing the recorded requests to the shared metric files.
-2. The incident of tests/discovery/incident.py, end to end on loopback (two real MLflow
+2. The incident of tests/support/incident.py, end to end on loopback (two real MLflow
    servers, the discovery DNS server, two gateways under steady load): an instance killed,
    the name deregistered (NXDOMAIN), re-registered, then the DNS server stopped.
 
@@ -18,20 +18,18 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import harness  # noqa: F401  (puts tests/ on sys.path)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "discovery"))
 # Before any metric exists, as `hokusai serve` does: metric updates then write shared files.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench-metrics-"))
 
 import aiohttp
-from incident import FAILBACK_PROBES, PROBE_INTERVAL, TTL, Incident
-from loopback_servers import NAME, discovery_dns
+from support.discovery import NAME, discovery_dns
+from support.incident import FAILBACK_PROBES, PROBE_INTERVAL, TTL, Incident
 
 from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.discovery.endpoint import Endpoint

@@ -1,7 +1,7 @@
 """What the benchmarks share: required tools, nginx configurations, wrk runs, real servers.
 
-The server processes come from the test suite's `tests/processes.py`, so the benchmarks start
-MLflow and the gateway exactly as the tests do.
+The server processes come from the test suite's `tests/support/processes.py`, so the benchmarks
+start MLflow and the gateway exactly as the tests do.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from processes import (
+from support.processes import (
     MLFLOW_START_TIMEOUT,
     Server,
     free_port,

@@ -24,11 +24,10 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "images"))
 
-from buildah import Buildah, Image
 from harness import require
-from processes import free_port
+from support.buildah import Buildah, Image
+from support.processes import free_port
 
 START_TIMEOUT = 60.0
 

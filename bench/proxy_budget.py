@@ -51,7 +51,7 @@ from harness import (
     start_mlflow,
     wrk,
 )
-from processes import wait_for_http
+from support.processes import wait_for_http
 
 MLFLOW_RATIO_TARGET = 0.9
 FORWARDERS = ("bytes", "parsed")

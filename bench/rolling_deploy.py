@@ -1,6 +1,6 @@
 """Requests lost by a rolling deploy: two replicas behind HAProxy, each replaced in turn.
 
-The scenario of issue 22 (tests/gateway/rolling.py): HAProxy checks /health/ready every
+The scenario of issue 22 (tests/support/rolling.py): HAProxy checks /health/ready every
 500 ms, takes a server down after 2 failures, retries nothing; steady keep-alive load (a POST
 search from 8 callers); each replica gets SIGTERM and is replaced by a new one on its port.
 Run once per drain setting: 0 is the old behaviour (stop accepting at once), the default
@@ -12,16 +12,12 @@ Run once per drain setting: 0 is the old behaviour (stop accepting at once), the
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import harness
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "gateway"))
-
-from echo_upstream import echo_upstream
-from rolling import rolling_replacement
+from support.echo_upstream import echo_upstream
+from support.rolling import rolling_replacement
 
 from hokusai_platform.settings import Settings
 

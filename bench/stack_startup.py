@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from processes import free_port
+from support.processes import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 180.0

@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from processes import executable
+from support.processes import executable
 
 from hokusai_platform.settings import ConfigError, Settings
 

@@ -7,19 +7,17 @@ pages as they were at the end are saved to a temporary directory named in the fa
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-import tempfile
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from mlflow.tracking import MlflowClient
-from playwright.sync_api import Browser, BrowserContext, Error, Page, Route, sync_playwright
-from processes import start_gateway
-from secured import Keys, create_keys, secured_env
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from support.browser import ARTIFACT_TEXT, MlflowUi, Screenshots
+from support.processes import start_gateway
+from support.secured import create_keys, secured_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,23 +31,6 @@ CHROMIUM_ARGS = [
 ]
 # MLflow's UI is megabytes of JavaScript: on a busy machine its first paint takes a while.
 TIMEOUT_MS = 90_000
-ARTIFACT_TEXT = "hello from the artifact preview"
-
-
-@dataclass
-class MlflowUi:
-    """The gateway, its keys, and what was logged to MLflow through it before the tests."""
-
-    gateway: str
-    keys: Keys
-    client: MlflowClient  # with the admin key
-    experiment_id: str
-    run_id: str
-    run_name: str
-    model_name: str
-
-    def url(self, path: str) -> str:
-        return self.gateway + path
 
 
 @pytest.fixture(scope="module")
@@ -98,26 +79,6 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
-
-
-@dataclass
-class Screenshots:
-    """Screenshots kept in memory, written out only if the test fails."""
-
-    taken: dict[str, bytes] = field(default_factory=dict)
-    pages: list[Page] = field(default_factory=list)
-
-    def take(self, name: str, page: Page) -> None:
-        self.taken[name] = page.screenshot(full_page=True)
-
-    def save(self) -> Path:
-        directory = Path(tempfile.mkdtemp(prefix="hokusai-browser-"))
-        for name, image in self.taken.items():
-            (directory / f"{name.replace(' ', '-')}.png").write_bytes(image)
-        for number, page in enumerate(self.pages, 1):
-            with contextlib.suppress(Error):  # closed with its context
-                page.screenshot(path=directory / f"at-the-end-{number}.png", full_page=True)
-        return directory
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import time
 from urllib.parse import quote, urlsplit
 
 import pytest
-from conftest import ARTIFACT_TEXT, MlflowUi, Screenshots
 from playwright.sync_api import BrowserContext, Page, expect
-from processes import free_port
-from secured import GENEROUS
+from support.browser import ARTIFACT_TEXT, MlflowUi, Screenshots
+from support.processes import free_port
+from support.secured import GENEROUS
 
 from hokusai_platform.gateway.sessions import COOKIE
 from hokusai_platform.keys.scopes import Scope

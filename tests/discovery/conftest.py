@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from loopback_servers import Discovery, start_discovery
+from support.discovery import Discovery, start_discovery
 
 
 @pytest.fixture(scope="module")

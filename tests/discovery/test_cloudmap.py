@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 from mlflow import __version__ as mlflow_version
-from processes import start_gateway
+from support.processes import start_gateway
 
 from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.discovery.policy import DiscoveryPolicy

@@ -9,9 +9,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-from loopback_servers import NAME, a_queries, discovery_dns, health_endpoint
-from processes import free_port
 from prometheus_client import REGISTRY
+from support.discovery import NAME, a_queries, discovery_dns, health_endpoint
+from support.processes import free_port
 
 from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.discovery.endpoint import Endpoint

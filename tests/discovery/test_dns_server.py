@@ -13,8 +13,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-from loopback_servers import NAME, NAMESPACE, Discovery
-from processes import executable
+from support.discovery import NAME, NAMESPACE, Discovery
+from support.processes import executable
 
 
 @pytest.fixture

@@ -9,17 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway.echo_upstream import EchoUpstream, echo_upstream
-from loopback_servers import NAME, Discovery
-from processes import Server, start_gateway
+from support.discovery import NAME, Discovery
+from support.echo_upstream import EchoUpstream
+from support.processes import Server, start_gateway
 
 REFUSING = "127.0.0.9"  # nothing listens there
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[EchoUpstream]:
-    with echo_upstream() as upstream:
-        yield upstream
 
 
 @pytest.fixture(scope="module")

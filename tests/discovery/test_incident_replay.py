@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from incident import FAILBACK_PROBES, NAME, PROBE_INTERVAL, TTL, Incident
+from support.incident import FAILBACK_PROBES, NAME, PROBE_INTERVAL, TTL, Incident
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from aws_environment import DEVELOPMENT, MotoEnvironment
+from support.aws import DEVELOPMENT, MotoEnvironment
 
 from hokusai_platform.doctor import terraform_expectations
 from hokusai_platform.doctor.expectations import Expectations

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,15 @@ from typing import Any
 
 import boto3
 import pytest
-from processes import executable, free_port, moto_server, wait_for_http
-
-# infra's test helpers import each other as top-level modules, from their own directory.
-sys.path.append(str(Path(__file__).parents[1] / "infra"))
-from terraform_cli import cli_environment, copy_tree, point_at_moto, terraform
-from test_terraform import REGION, create_network_and_certificate
+from support.processes import executable, free_port, moto_server, wait_for_http
+from support.terraform import (
+    REGION,
+    cli_environment,
+    copy_tree,
+    create_network_and_certificate,
+    point_at_moto,
+    terraform,
+)
 
 pytestmark = pytest.mark.slow
 

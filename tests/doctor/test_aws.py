@@ -7,7 +7,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aws_environment import MotoEnvironment
+from support.aws import MotoEnvironment
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor import ecs

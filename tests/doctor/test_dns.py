@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aws_environment import MotoEnvironment
+from support.aws import MotoEnvironment
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.discovery.local import dns_server

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_environment import DEVELOPMENT, MotoEnvironment
-from processes import Server, executable, free_port, wait_for_http
+from support.aws import DEVELOPMENT, MotoEnvironment
+from support.processes import Server, executable, free_port, wait_for_http
 
 from hokusai_platform.discovery.local.control import call
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from processes import free_port, start_gateway
+from support.processes import free_port, start_gateway
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.catalog import diagnose

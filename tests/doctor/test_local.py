@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from processes import executable
-from stack.conftest import Up
+from support.processes import executable
+from support.stack import Up
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from echo_upstream import EchoUpstream, echo_upstream
-from processes import Server, start_gateway
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[EchoUpstream]:
-    with echo_upstream() as upstream:
-        yield upstream
+from support.echo_upstream import EchoUpstream
+from support.processes import Server, start_gateway
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from echo_upstream import EchoUpstream
-from processes import Server, start_gateway
-from test_http_server import assert_closed, connect, read_response
+from support.echo_upstream import EchoUpstream
+from support.processes import Server, start_gateway
+from support.raw_http import assert_closed, connect, read_response
 
 from hokusai_platform.settings import ConfigError, Settings
 

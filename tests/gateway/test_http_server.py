@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import BinaryIO
-from urllib.parse import urlsplit
 
 import pytest
-from echo_upstream import EchoUpstream
-from processes import start_gateway
+from support.echo_upstream import EchoUpstream
+from support.processes import start_gateway
+from support.raw_http import assert_closed, connect, read_response
 
 LIMIT = 1024 * 1024
 JSON_LIMIT = LIMIT // 2  # below the artifact limit: the server alone would not enforce it
@@ -37,29 +35,8 @@ def gateway(echo: EchoUpstream, tmp_path_factory: pytest.TempPathFactory) -> Ite
     server.stop()
 
 
-def connect(base: str) -> socket.socket:
-    parts = urlsplit(base)
-    return socket.create_connection((parts.hostname, parts.port), timeout=10)
-
-
-def read_response(stream: BinaryIO) -> tuple[int, dict[str, str], bytes]:
-    """One response from the stream: status, headers (lower-case names), body."""
-    status = int(stream.readline().split()[1])
-    headers: dict[str, str] = {}
-    while (line := stream.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    body = stream.read(int(headers.get("content-length", "0")))
-    return status, headers, body
-
-
 def assert_json_error(body: bytes, error_code: str) -> None:
     assert json.loads(body)["error_code"] == error_code
-
-
-def assert_closed(sock: socket.socket) -> None:
-    sock.settimeout(5)
-    assert sock.recv(1024) == b""
 
 
 def test_pipelined_requests_are_answered_in_order(gateway: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from admin_api import (
+from support.admin_api import (
     KEYS,
     AdminApi,
     after_the_key_cache,
@@ -25,9 +25,9 @@ from admin_api import (
     first_admin_key,
     start_keyed_gateway,
 )
-from echo_upstream import EchoUpstream
-from processes import Server
-from secured import request
+from support.echo_upstream import EchoUpstream
+from support.processes import Server
+from support.secured import request
 
 from hokusai_platform.audit import FLUSH_SECONDS
 from hokusai_platform.gateway.key_admin import MAX_BODY_BYTES

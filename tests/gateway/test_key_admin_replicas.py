@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from admin_api import AdminApi, after_the_key_cache, first_admin_key, start_keyed_gateway
-from echo_upstream import EchoUpstream
+from support.admin_api import AdminApi, after_the_key_cache, first_admin_key, start_keyed_gateway
+from support.echo_upstream import EchoUpstream
 
 
 @pytest.fixture(scope="module")

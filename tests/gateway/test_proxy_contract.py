@@ -11,8 +11,8 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from echo_upstream import UTF8_DISPOSITION, EchoUpstream
-from processes import Server
+from support.echo_upstream import UTF8_DISPOSITION, EchoUpstream
+from support.processes import Server
 
 
 def _request(

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from echo_upstream import EchoUpstream
-from processes import Server, start_gateway
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
+from support.echo_upstream import EchoUpstream
+from support.processes import Server, start_gateway
 
 from hokusai_platform.discovery.request_metrics import observe_all
 

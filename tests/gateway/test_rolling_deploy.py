@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from echo_upstream import EchoUpstream
-from rolling import rolling_replacement
+from support.echo_upstream import EchoUpstream
+from support.rolling import rolling_replacement
 
 # Longer than HAProxy takes to notice (2 failed checks 500 ms apart), with room to spare.
 DRAIN_SECONDS = 3

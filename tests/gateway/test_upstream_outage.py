@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from processes import free_port, start_gateway, start_mlflow, wait_for_http
+from support.processes import free_port, start_gateway, start_mlflow, wait_for_http
 
 
 def _get(url: str) -> tuple[int, dict[str, object], float]:

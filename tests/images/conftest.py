@@ -4,7 +4,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from buildah import Buildah, Container, Image
+from support.buildah import Buildah, Container, Image
 
 
 @pytest.fixture(scope="session")

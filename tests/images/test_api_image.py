@@ -9,8 +9,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from buildah import Container, Image, command_name, descendants, uids
-from processes import free_port, wait_for_http
+from support.buildah import Container, Image, command_name, descendants, uids
+from support.processes import free_port, wait_for_http
 
 from hokusai_platform import __version__
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import boto3
 import psycopg
 import pytest
-from buildah import Image, command_name, descendants, uids
 from mlflow.tracking import MlflowClient
-from processes import MLFLOW_START_TIMEOUT, free_port, wait_for_http
+from support.buildah import Image, command_name, descendants, uids
+from support.processes import MLFLOW_START_TIMEOUT, free_port, wait_for_http
 
 # The first test to use an image waits for its build (minutes on a busy 2-core machine).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from terraform_cli import cli_environment
+from support.terraform import cli_environment
 
 
 @pytest.fixture(scope="module")

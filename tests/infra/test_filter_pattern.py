@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from filter_pattern import JsonFilterPattern
+from support.filter_pattern import JsonFilterPattern
 
 PATTERN = '{ $.logger = "hokusai.discovery" && $.msg = "fallback active" }'
 

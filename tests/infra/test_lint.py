@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from terraform_cli import TREE, hokusai
+from support.terraform import TREE, hokusai
 
 from hokusai_platform.infra import hcl, lint, plan
 from hokusai_platform.infra import production_rules as production

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from discovery.loopback_servers import NAME, start_discovery
-from filter_pattern import JsonFilterPattern
-from gateway.echo_upstream import echo_upstream
-from log_signals import LogSignal, log_signals
-from processes import Server, free_port, start_gateway
+from support.discovery import NAME, start_discovery
+from support.echo_upstream import echo_upstream
+from support.filter_pattern import JsonFilterPattern
+from support.log_signals import LogSignal, log_signals
+from support.processes import Server, free_port, start_gateway
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from terraform_cli import ENVIRONMENTS, copy_tree, hokusai, terraform
+from support.terraform import ENVIRONMENTS, copy_tree, hokusai, terraform
 
 from hokusai_platform.infra import pin
 

@@ -6,7 +6,6 @@ what exists, plan again, pin, and finally replay the outage (they run in this or
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 import subprocess
@@ -20,15 +19,18 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from log_signals import log_signals
-from terraform_cli import ENVIRONMENTS, TREE, copy_tree, point_at_moto, terraform
+from support.log_signals import log_signals
+from support.terraform import (
+    ENVIRONMENTS,
+    REGION,
+    REGISTRY_HOST,
+    TREE,
+    copy_tree,
+    create_network_and_certificate,
+    point_at_moto,
+    terraform,
+)
 
-# Away from the regions other tests take from the front of the list.
-REGION = "us-west-2"
-REGISTRY_HOST = "registry.dev.hokus.ai"
 METRICS_PORT = 9464
 NO_CHANGES, CHANGES = 0, 2  # plan -detailed-exitcode
 
@@ -49,50 +51,6 @@ def hokusai(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
-    )
-
-
-def create_network_and_certificate() -> None:
-    """What the network stack and ACM provide: a VPC named hokusai-development, tiered subnets."""
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(
-        CidrBlock="10.0.0.0/16",
-        TagSpecifications=[
-            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "hokusai-development"}]}
-        ],
-    )["Vpc"]["VpcId"]
-    for index, (tier, zone) in enumerate(
-        [("private", "a"), ("private", "b"), ("public", "a"), ("public", "b")]
-    ):
-        ec2.create_subnet(
-            VpcId=vpc,
-            CidrBlock=f"10.0.{index}.0/24",
-            AvailabilityZone=f"{REGION}{zone}",
-            TagSpecifications=[
-                {"ResourceType": "subnet", "Tags": [{"Key": "tier", "Value": tier}]}
-            ],
-        )
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, REGISTRY_HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(REGISTRY_HOST)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    boto3.client("acm", region_name=REGION).import_certificate(
-        Certificate=certificate.public_bytes(serialization.Encoding.PEM),
-        PrivateKey=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
     )
 
 

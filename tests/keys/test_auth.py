@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hokusai_cli import hokusai
+from support.hokusai_cli import hokusai
 
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.access import Access

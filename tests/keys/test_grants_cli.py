@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hokusai_cli import assert_one_error_line, hokusai
+from support.hokusai_cli import assert_one_error_line, hokusai
 
 
 def ok(database_url: str, *args: str, audit_log: Path | None = None) -> str:

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hokusai_cli import assert_one_error_line
-from hokusai_cli import hokusai as run_hokusai
+from support.hokusai_cli import assert_one_error_line
+from support.hokusai_cli import hokusai as run_hokusai
 
 from hokusai_platform.keys import database
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from gateway.admin_api import AdminApi, first_admin_key, start_keyed_gateway
-from gateway.echo_upstream import echo_upstream
-from hokusai_cli import assert_one_error_line, hokusai
-from processes import free_port
+from support.admin_api import AdminApi, first_admin_key, start_keyed_gateway
+from support.echo_upstream import echo_upstream
+from support.hokusai_cli import assert_one_error_line, hokusai
+from support.processes import free_port
 
 # A database the remote mode must never touch: any use of it would fail the command.
 NO_DATABASE = "postgresql://nobody@127.0.0.1:1/keys"

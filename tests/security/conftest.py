@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway.echo_upstream import EchoUpstream, echo_upstream
-from processes import Server, start_gateway
-from secured import Keys, create_keys, secured_env
+from support.echo_upstream import EchoUpstream
+from support.processes import Server, start_gateway
+from support.secured import Keys, create_keys, secured_env
 
 
 @pytest.fixture(scope="module")
@@ -14,12 +14,6 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
     keys = create_keys(tmp_path_factory.mktemp("keys"))
     yield keys
     keys.store.close()
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[EchoUpstream]:
-    with echo_upstream() as upstream:
-        yield upstream
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from gateway.echo_upstream import EchoUpstream
-from processes import free_port, start_gateway
-from secured import GENEROUS, Keys, exchange, request
+from support.echo_upstream import EchoUpstream
+from support.processes import free_port, start_gateway
+from support.secured import GENEROUS, Keys, exchange, request
 
 from hokusai_platform.audit import FLUSH_SECONDS
 from hokusai_platform.http.client import WHOLE_ANSWER_BYTES

@@ -10,8 +10,8 @@ import pytest
 import requests
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from processes import start_gateway
-from secured import Keys, secured_env
+from support.processes import start_gateway
+from support.secured import Keys, secured_env
 
 
 @pytest.fixture(scope="module")

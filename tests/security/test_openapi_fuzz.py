@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import schemathesis
-from gateway.echo_upstream import EchoUpstream
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from secured import Keys
+from support.echo_upstream import EchoUpstream
+from support.secured import Keys
 
 
 def test_no_operation_of_the_gateway_answers_5xx(

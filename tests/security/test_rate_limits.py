@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway.echo_upstream import EchoUpstream
-from processes import Server, start_gateway, start_redis
-from secured import Keys, request, secured_env
+from support.echo_upstream import EchoUpstream
+from support.processes import Server, start_gateway, start_redis
+from support.secured import Keys, request, secured_env
 
 from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from gateway.echo_upstream import EchoUpstream
-from secured import Keys, request
+from support.echo_upstream import EchoUpstream
+from support.secured import Keys, request
 
 from hokusai_platform.keys.scopes import READ, ROUTES
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from gateway.echo_upstream import EchoUpstream
-from secured import GENEROUS, Keys, exchange
+from support.echo_upstream import EchoUpstream
+from support.secured import GENEROUS, Keys, exchange
 
 from hokusai_platform.gateway.login import local_target
 from hokusai_platform.gateway.sessions import COOKIE, is_own_origin

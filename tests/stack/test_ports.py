@@ -7,7 +7,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from processes import executable, free_port
+from support.processes import executable, free_port
 
 from hokusai_platform.stack.ports import port_holder
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import RecordingRegistry
-from processes import free_port
+from support.processes import free_port
+from support.stack import RecordingRegistry
 
 from hokusai_platform.stack import services
 from hokusai_platform.stack.config import Ports, StackConfig

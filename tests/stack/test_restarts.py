@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import RecordingRegistry
+from support.stack import RecordingRegistry
 
 from hokusai_platform.stack import supervisor as supervisor_module
 from hokusai_platform.stack.services import Probe, ServiceSpec, Unhealthy

@@ -12,8 +12,8 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import Up
-from processes import executable
+from support.processes import executable
+from support.stack import Up
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from typing import Any
 
 import mlflow
 import pytest
-from conftest import Up, assert_nothing_left
-from hokusai_cli import hokusai
-from processes import MLFLOW_START_TIMEOUT, executable
+from support.hokusai_cli import hokusai
+from support.processes import MLFLOW_START_TIMEOUT, executable
+from support.stack import Up, assert_nothing_left
 
 from hokusai_platform.stack.supervisor import group_members
 

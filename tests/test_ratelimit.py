@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import free_port, start_redis
 from prometheus_client import REGISTRY
+from support.processes import free_port, start_redis
 
 from hokusai_platform import ratelimit
 from hokusai_platform.keys.rates import MAX_LIMIT, Rate, parse_rate

@@ -1,19 +1,28 @@
-"""The commands the infra tests run: the real `terraform` on a copy of deploy/terraform, offline
-and pointed at moto_server, and `hokusai` in-process (the drift replay runs it as a process)."""
+"""The commands the Terraform tests run: the real `terraform` on a copy of deploy/terraform, offline
+and pointed at moto_server, and `hokusai` in-process (the drift replay runs it as a process);
+and what the network stack and ACM provide before an apply."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
+import boto3
 from click.testing import CliRunner, Result
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from hokusai_platform.cli import cli
 
 TREE = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
 ENVIRONMENTS = ("development", "staging", "production")
+# Away from the regions other tests take from the front of the list.
+REGION = "us-west-2"
+REGISTRY_HOST = "registry.dev.hokus.ai"
 
 # The services the configuration talks to; the test sends each to moto_server.
 _ENDPOINTS = (
@@ -97,3 +106,47 @@ def terraform(
 
 def hokusai(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), prog_name="hokusai")
+
+
+def create_network_and_certificate() -> None:
+    """What the network stack and ACM provide: a VPC named hokusai-development, tiered subnets."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(
+        CidrBlock="10.0.0.0/16",
+        TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "hokusai-development"}]}
+        ],
+    )["Vpc"]["VpcId"]
+    for index, (tier, zone) in enumerate(
+        [("private", "a"), ("private", "b"), ("public", "a"), ("public", "b")]
+    ):
+        ec2.create_subnet(
+            VpcId=vpc,
+            CidrBlock=f"10.0.{index}.0/24",
+            AvailabilityZone=f"{REGION}{zone}",
+            TagSpecifications=[
+                {"ResourceType": "subnet", "Tags": [{"Key": "tier", "Value": tier}]}
+            ],
+        )
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, REGISTRY_HOST)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(REGISTRY_HOST)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    boto3.client("acm", region_name=REGION).import_certificate(
+        Certificate=certificate.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )

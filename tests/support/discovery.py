@@ -15,10 +15,10 @@ from pathlib import Path
 import dns.message
 import dns.query
 from aiohttp import web
-from processes import Server, executable, free_port, wait_for_http
 
 from hokusai_platform.discovery.local.dns_server import DiscoveryServer
 from hokusai_platform.discovery.local.registry import Registry
+from support.processes import Server, executable, free_port, wait_for_http
 
 NAMESPACE = "hokusai-development.local"
 NAME = f"mlflow.{NAMESPACE}"

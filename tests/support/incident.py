@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loopback_servers import NAME, start_discovery
-from processes import Server, free_port, start_gateway, start_mlflow
+from support.discovery import NAME, start_discovery
+from support.processes import Server, free_port, start_gateway, start_mlflow
 
 TTL = 1
 PROBE_INTERVAL = 0.2

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from processes import Server
+from support.processes import Server
 
 BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "images" / "build.sh"
 BASE_LABEL = "org.opencontainers.image.base.name"

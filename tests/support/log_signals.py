@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from terraform_cli import TREE
-
 from hokusai_platform.infra import hcl
+from support.terraform import TREE
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processes import Server, start_gateway
-from secured import GENEROUS, request
-
 from hokusai_platform.keys.auth import MAX_CACHE_SECONDS
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyStore
+from support.processes import Server, start_gateway
+from support.secured import GENEROUS, request
 
 KEYS = "/api/admin/v1/keys"
 SEARCH = "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1"

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from processes import Server, executable, free_port, gateway_server, wait_for_http
 
 from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyStore
+from support.processes import Server, executable, free_port, gateway_server, wait_for_http
 
 SEARCH_PATH = "/api/mlflow/api/2.0/mlflow/runs/search"
 SEARCH_BODY = b'{"experiment_ids": ["0"], "max_results": 1}'

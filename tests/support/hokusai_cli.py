@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from processes import executable
+from support.processes import executable
 
 
 def hokusai(

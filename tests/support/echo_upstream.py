@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 # A header value in UTF-8, as an artifact's file name can make it (written as the bytes).
 UTF8_DISPOSITION = 'attachment; filename="café ☃.txt"'.encode()
 
@@ -117,3 +119,10 @@ def echo_upstream() -> Iterator[EchoUpstream]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[EchoUpstream]:
+    """The recording upstream, one per test module."""
+    with echo_upstream() as upstream:
+        yield upstream

@@ -1,0 +1,9 @@
+"""What the tests share, imported as `support.<module>` (pyproject puts tests/ on the path).
+
+Fixtures (registered once, in tests/conftest.py): `servers` (MLflow, gateway, moto_server,
+redis-server, PostgreSQL per session) and `echo_upstream` (the recording upstream, `echo`).
+Helpers: `processes` (ports, readiness, server processes), `secured` (keys, secured gateways),
+`hokusai_cli` (the CLI as a process), `raw_http` (HTTP/1.1 by hand), `admin_api`, `aws`
+(an environment in moto_server), `terraform`, `log_signals`, `filter_pattern`, `discovery`,
+`incident`, `rolling`, `stack` (`hokusai up`), `buildah`, `browser`.
+"""
