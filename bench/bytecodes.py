@@ -92,7 +92,7 @@ def _module(filename: str) -> str:
 def main() -> None:
     args = _arguments()
     from harness import free_port, interpreter, running, start_mlflow
-    from processes import wait_for_http
+    from support.processes import wait_for_http
 
     print(interpreter(), flush=True)
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as scratch, ExitStack() as stack:

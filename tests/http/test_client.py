@@ -7,7 +7,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from http_loopback import serving
+from support.http_server import serving
 
 from hokusai_platform.http.client import Client, Origin
 from hokusai_platform.http.errors import ClientTimeout, ConnectError, RemoteProtocolError

@@ -6,7 +6,7 @@ import ast
 import asyncio
 from pathlib import Path
 
-from http_loopback import hello, send, serving
+from support.http_server import hello, send, serving
 
 import hokusai_platform.http
 from hokusai_platform.http.errors import HttpError

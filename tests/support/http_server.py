@@ -1,4 +1,4 @@
-"""The package's own server on a free loopback port, for its tests."""
+"""The http package's own server on a free loopback port, for the tests of http/."""
 
 from __future__ import annotations
 
