@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hokusai_platform.http import fields
+
 # Connection-specific fields: meaningful for one hop only, never forwarded.
 HOP_BY_HOP = frozenset(
     name.lower()
@@ -40,10 +42,9 @@ GATEWAY_SET = frozenset(
     ("x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "date")
 )
 
-# Fields a request carries once at most, whatever their values: RFC 9112 section 3.2 refuses
-# a second Host; a second Content-Length or Transfer-Encoding makes the body's framing
-# ambiguous; a second credential makes who is calling ambiguous.
-SINGLE_FIELDS = (b"host", b"content-length", b"transfer-encoding", b"authorization", b"x-api-key")
+# Fields a request carries once at most, whatever their values: HTTP's own (Host and the
+# body's framing), and the credentials, a second of which makes who is calling ambiguous.
+SINGLE_FIELDS = (*fields.SINGLE_FIELDS, b"authorization", b"x-api-key")
 
 _DROP_UPSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | CREDENTIALS | REPLACED)
 _DROP_DOWNSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | GATEWAY_SET | {"set-cookie"})
