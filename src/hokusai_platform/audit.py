@@ -2,16 +2,15 @@
 says which action it took on which key), and one per change made with
 `hokusai keys|grants|teams`, to stderr or to a file.
 
-Lines are gathered for at most `FLUSH_SECONDS` and written in writes of whole lines: a write
-per request (and the logging module's per-record machinery) cost more than the rest of the
-key check. The lines of every worker process stay whole: a file is opened for appending
-(O_APPEND), and on stderr, a pipe the workers share, no write passes PIPE_BUF
-(`logs.whole_line_writes`). What is still gathered is written when the gateway stops.
+A request's line is written with others (`logs.BatchedLines`: every `BATCH_LINES`, at most
+`FLUSH_SECONDS` later): a write per request (and the logging module's per-record machinery)
+cost more than the rest of the key check. The lines of every worker process stay whole: a file
+is opened for appending (O_APPEND), and on stderr, a pipe the workers share, no write passes
+PIPE_BUF. What is still gathered is written when the gateway stops.
 """
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 import sys
@@ -20,6 +19,7 @@ from collections.abc import Mapping
 
 from hokusai_platform import logs
 
+BATCH_LINES = 16
 FLUSH_SECONDS = 0.2
 
 
@@ -55,13 +55,15 @@ def _actor() -> str:
         return f"uid {os.getuid()}"
 
 
-class AuditLog:
+class AuditLog(logs.BatchedLines[dict[str, object]]):
+    batch_lines = BATCH_LINES
+    flush_seconds = FLUSH_SECONDS
+
     def __init__(self, sink: str) -> None:
         """`sink` is "stderr" or the path of a file to append to."""
+        super().__init__()
         self._owned = sink != "stderr"
         self._fd = _open(sink) if self._owned else sys.stderr.fileno()
-        self._pending: list[str] = []
-        self._flush_scheduled = False
 
     def record(
         self,
@@ -77,7 +79,7 @@ class AuditLog:
         latency_ms: float,
         action: Mapping[str, object] | None = None,
     ) -> None:
-        entry = {
+        entry: dict[str, object] = {
             "ts": round(time.time(), 3),
             "logger": "hokusai.audit",
             "request_id": request_id,
@@ -92,17 +94,15 @@ class AuditLog:
         }
         if action is not None:
             entry.update(action)
-        self._pending.append(logs.json_line(entry) + "\n")
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+        self.add(entry)
 
-    def flush(self) -> None:
-        self._flush_scheduled = False
-        pending, self._pending = self._pending, []
-        for data in logs.whole_line_writes(line.encode() for line in pending):
-            while data:
-                data = data[os.write(self._fd, data) :]
+    @staticmethod
+    def _line(entry: dict[str, object]) -> bytes:
+        return (logs.json_line(entry) + "\n").encode()
+
+    def _emit(self, data: bytes) -> None:
+        while data:
+            data = data[os.write(self._fd, data) :]
 
     def close(self) -> None:
         self.flush()

@@ -22,7 +22,7 @@ LAZY_COMMANDS = {
     "grants": "hokusai_platform.keys.grants_cli:grants",
     "teams": "hokusai_platform.keys.grants_cli:teams",
     "discovery": "hokusai_platform.discovery.cli:discovery",
-    "doctor": "hokusai_platform.doctor.command:doctor",
+    "doctor": "hokusai_platform.doctor.cli:doctor",
     "infra": "hokusai_platform.infra.cli:infra",
     "endpoint": "hokusai_platform.infra.cli:endpoint",
 }

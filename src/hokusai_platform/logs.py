@@ -6,11 +6,12 @@ and the record fields no line uses (caller's file and line, thread, process) are
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import TextIO
+from typing import Generic, TextIO, TypeVar
 
 import orjson
 
@@ -56,6 +57,51 @@ def whole_line_writes(lines: Iterable[bytes]) -> Iterator[bytes]:
         size += len(line)
     if batch:
         yield b"".join(batch)
+
+
+Entry = TypeVar("Entry")
+
+
+class BatchedLines(Generic[Entry]):
+    """A log whose lines are written together, as nginx's buffered access log is.
+
+    An entry leaves its values; its line is formatted with the batch's (while the formatting
+    code is hot) every `batch_lines` entries, and at most `flush_seconds` after an entry came,
+    in whole-line writes of at most PIPE_BUF (`whole_line_writes`). A subclass says how an
+    entry becomes a line (`_line`) and where the bytes go (`_emit`); whoever owns the log
+    flushes it when stopping.
+    """
+
+    batch_lines: int
+    flush_seconds: float
+
+    def __init__(self) -> None:
+        self._pending: list[Entry] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, entry: Entry) -> None:
+        self._pending.append(entry)
+        if len(self._pending) >= self.batch_lines:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.flush_seconds, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending:
+            return
+        for data in whole_line_writes(map(self._line, self._pending)):
+            self._emit(data)
+        self._pending.clear()
+
+    def _line(self, entry: Entry) -> bytes:
+        """The entry's line, newline included."""
+        raise NotImplementedError
+
+    def _emit(self, data: bytes) -> None:
+        raise NotImplementedError
 
 
 def direct_stream(logger: logging.Logger) -> TextIO | None:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from mlflow.tracking import MlflowClient
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 from support.browser import ARTIFACT_TEXT, MlflowUi, Screenshots
 from support.processes import start_gateway
 from support.secured import create_keys, secured_env
@@ -31,6 +31,8 @@ CHROMIUM_ARGS = [
 ]
 # MLflow's UI is megabytes of JavaScript: on a busy machine its first paint takes a while.
 TIMEOUT_MS = 90_000
+# The context's timeout bounds actions; `expect` has its own (5 s unless told).
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,9 @@ def ui(
         keys.store.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop in this thread while it is started, and
+# every later test calling asyncio.run() would fail ("cannot be called from a running event loop").
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does)")

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from support.aws import DEVELOPMENT, MotoEnvironment
 
-from hokusai_platform.doctor import terraform_expectations
-from hokusai_platform.doctor.expectations import Expectations
+from hokusai_platform.infra import expectations as declared
+from hokusai_platform.infra.expectations import Expectations
 
 # From the front of the list, one per test: us-east-1 (aws_env's default) and us-west-2 (where
 # tests/infra applies development) come last and stay free.
@@ -28,8 +28,8 @@ def region(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def expectations() -> Expectations:
-    """What `development` declares, read from its Terraform root as `hokusai doctor` reads it."""
-    return terraform_expectations.load(DEVELOPMENT)
+    """What `development` declares, read from the Terraform root as `hokusai doctor` reads it."""
+    return declared.load(DEVELOPMENT)
 
 
 @pytest.fixture

@@ -24,9 +24,12 @@ from support.terraform import (
     cli_environment,
     copy_tree,
     create_network_and_certificate,
+    environment_process,
     point_at_moto,
     terraform,
 )
+
+from hokusai_platform.infra import layout
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +37,8 @@ pytestmark = pytest.mark.slow
 @dataclass(frozen=True)
 class Applied:
     tree: Path
-    env: dict[str, str]
+    environment: layout.Environment
+    env: dict[str, str]  # what `hokusai doctor` runs with: it sets TF_DATA_DIR itself
 
 
 @pytest.fixture(scope="module")
@@ -45,18 +49,20 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/moto-api/data.json", timeout=30, process=server.process)
-        env = {**cli_environment(workdir), "AWS_ENDPOINT_URL": url, "AWS_REGION": REGION}
+        cli = {**cli_environment(workdir), "AWS_ENDPOINT_URL": url, "AWS_REGION": REGION}
         with pytest.MonkeyPatch.context() as patch:
             for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-                patch.setenv(name, env[name])
+                patch.setenv(name, cli[name])
             create_network_and_certificate()
             tree = copy_tree(workdir / "terraform")
-            root = tree / "environments" / "development"
-            point_at_moto(root, url, REGION)
-            terraform(root, env, "init", "-input=false", "-no-color")
-            terraform(root, env, "apply", "-auto-approve", "-input=false", "-no-color")
-            run_as_ecs_would(root, env)
-            yield Applied(tree, env)
+            development = layout.environment(tree, "development")
+            env = environment_process(development, cli)
+            point_at_moto(development, url, REGION)
+            variables = f"-var-file={development.variables_file}"
+            terraform(tree, env, "init", "-input=false", "-no-color")
+            terraform(tree, env, "apply", "-auto-approve", "-input=false", "-no-color", variables)
+            run_as_ecs_would(tree, env)
+            yield Applied(tree, development, cli)
     finally:
         server.stop()
 
@@ -102,11 +108,12 @@ def doctor(applied: Applied, *args: str) -> tuple[int, dict[str, Any]]:
 
 def refreshed_attributes(applied: Applied) -> dict[str, list[str]]:
     """address => the attributes a refresh finds changed since the apply (bookkeeping included)."""
-    root = applied.tree / "environments" / "development"
-    plan = root / "refresh.tfplan"
-    options = ("-refresh-only", "-input=false", "-lock=false", f"-out={plan}")
-    terraform(root, applied.env, "plan", *options)
-    shown = json.loads(terraform(root, applied.env, "show", "-json", str(plan)).stdout)
+    plan = applied.tree / "refresh.tfplan"
+    env = environment_process(applied.environment, applied.env)
+    variables = f"-var-file={applied.environment.variables_file}"
+    options = ("-refresh-only", "-input=false", "-lock=false", variables, f"-out={plan}")
+    terraform(applied.tree, env, "plan", *options)
+    shown = json.loads(terraform(applied.tree, env, "show", "-json", str(plan)).stdout)
     plan.unlink()
     return {
         drift["address"]: [

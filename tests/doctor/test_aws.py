@@ -12,8 +12,8 @@ from support.aws import MotoEnvironment
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor import ecs
 from hokusai_platform.doctor.catalog import diagnose
-from hokusai_platform.doctor.expectations import Expectations
 from hokusai_platform.doctor.session import open_context
+from hokusai_platform.infra.expectations import Expectations
 from hokusai_platform.infra.pin import Pin
 
 

@@ -16,8 +16,8 @@ from hokusai_platform.discovery.local.registry import Registry
 from hokusai_platform.doctor import dns
 from hokusai_platform.doctor.catalog import diagnose
 from hokusai_platform.doctor.context import DnsServer
-from hokusai_platform.doctor.expectations import Expectations
 from hokusai_platform.doctor.session import open_context
+from hokusai_platform.infra.expectations import Expectations
 
 Setup = Callable[[Registry], None]
 

@@ -169,7 +169,7 @@ def test_outage_replay_a_pinned_fallback_warns_with_its_age(
     moto_environment: MotoEnvironment, tmp_path: Path
 ) -> None:
     root = tmp_path / "terraform"
-    shutil.copytree(DEVELOPMENT.parents[1], root)
+    shutil.copytree(DEVELOPMENT.root, root, ignore=shutil.ignore_patterns(".terraform"))
     reason = "--reason=Cloud Map lost the API"
     pinned = subprocess.run(
         [

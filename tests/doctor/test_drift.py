@@ -13,8 +13,9 @@ import pytest
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.catalog import diagnose
-from hokusai_platform.doctor.expectations import Expectations
 from hokusai_platform.doctor.session import open_context
+from hokusai_platform.infra.expectations import Expectations
+from hokusai_platform.infra.layout import Environment
 
 PARAMETER = "/hokusai/doctor-test/redis/endpoint"
 
@@ -57,13 +58,28 @@ def terraform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     return dict(os.environ)
 
 
-def terraform(directory: Path, *args: str) -> None:
+def declare(tmp_path: Path, main_tf: str) -> Environment:
+    """A root of one file with `development` beside it, laid out as deploy/terraform is."""
+    environment = Environment(tmp_path / "terraform", "development")
+    environment.directory.mkdir(parents=True)
+    environment.variables_file.write_text("")
+    (environment.root / "main.tf").write_text(main_tf)
+    return environment
+
+
+def terraform(environment: Environment, *args: str) -> None:
     subprocess.run(
-        ["terraform", f"-chdir={directory}", *args, "-input=false", "-no-color"],
+        ["terraform", f"-chdir={environment.root}", *args, "-input=false", "-no-color"],
+        env={**os.environ, "TF_DATA_DIR": str(environment.data_dir)},
         check=True,
         capture_output=True,
         timeout=300,
     )
+
+
+def apply(environment: Environment) -> None:
+    terraform(environment, "init")
+    terraform(environment, "apply", "-auto-approve", f"-var-file={environment.variables_file}")
 
 
 def record_terraform_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -79,9 +95,9 @@ def record_terraform_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return noted
 
 
-def run_terraform_layer(expectations: Expectations, directory: Path) -> CheckResult:
+def run_terraform_layer(expectations: Expectations, environment: Environment) -> CheckResult:
     async def go() -> list[CheckResult]:
-        async with open_context(expectations, with_aws=False, terraform_dir=directory) as context:
+        async with open_context(expectations, with_aws=False, terraform=environment) as context:
             return (await diagnose(context, {"terraform"})).results
 
     [result] = asyncio.run(go())
@@ -96,21 +112,18 @@ def test_drift_made_outside_terraform_fails_naming_the_resource(
     terraform_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    directory = tmp_path / "development"
-    directory.mkdir()
-    (directory / "main.tf").write_text(configuration(moto_url, region))
-    terraform(directory, "init")
-    terraform(directory, "apply", "-auto-approve")
+    environment = declare(tmp_path, configuration(moto_url, region))
+    apply(environment)
     commands = record_terraform_commands(tmp_path, monkeypatch)
 
-    assert run_terraform_layer(expectations, directory).status == "ok"
+    assert run_terraform_layer(expectations, environment).status == "ok"
     # The refresh finds the tags read back, but the plan changes nothing: no `show -json`.
     assert commands.read_text().split() == ["plan"]
 
     boto3.client("ssm", region_name=region).put_parameter(
         Name=PARAMETER, Value="10.0.1.88:6379", Type="String", Overwrite=True
     )
-    drifted = run_terraform_layer(expectations, directory)
+    drifted = run_terraform_layer(expectations, environment)
 
     assert commands.read_text().split() == ["plan", "plan", "show"]
     assert drifted.status == "fail"
@@ -128,14 +141,11 @@ def test_an_edit_not_yet_applied_is_not_drift(
 ) -> None:
     """The plan would change the value, and the refresh finds the tags read back: neither is
     a change made outside Terraform."""
-    directory = tmp_path / "development"
-    directory.mkdir()
-    (directory / "main.tf").write_text(configuration(moto_url, region))
-    terraform(directory, "init")
-    terraform(directory, "apply", "-auto-approve")
-    (directory / "main.tf").write_text(configuration(moto_url, region, "redis.other:6379"))
+    environment = declare(tmp_path, configuration(moto_url, region))
+    apply(environment)
+    (environment.root / "main.tf").write_text(configuration(moto_url, region, "redis.other:6379"))
 
-    result = run_terraform_layer(expectations, directory)
+    result = run_terraform_layer(expectations, environment)
 
     assert (result.status, result.evidence) == ("ok", "the environment matches its state")
 
@@ -149,9 +159,8 @@ def test_a_change_outside_terraform_that_a_planned_change_reads_is_reported(
 ) -> None:
     """The plan would not undo the change (its value is ignored), but it would copy it into
     another resource: Terraform lists it in relevant_attributes, and so does doctor."""
-    directory = tmp_path / "development"
-    directory.mkdir()
-    (directory / "main.tf").write_text(
+    environment = declare(
+        tmp_path,
         provider(moto_url, region)
         + f"""
 resource "aws_ssm_parameter" "redis_endpoint" {{
@@ -168,15 +177,14 @@ resource "aws_ssm_parameter" "redis_copy" {{
   type  = "String"
   value = aws_ssm_parameter.redis_endpoint.value
 }}
-"""
+""",
     )
-    terraform(directory, "init")
-    terraform(directory, "apply", "-auto-approve")
+    apply(environment)
     boto3.client("ssm", region_name=region).put_parameter(
         Name=PARAMETER, Value="10.0.1.88:6379", Type="String", Overwrite=True
     )
 
-    result = run_terraform_layer(expectations, directory)
+    result = run_terraform_layer(expectations, environment)
 
     assert result.status == "fail"
     assert "aws_ssm_parameter.redis_endpoint: " in result.evidence
@@ -189,7 +197,7 @@ def test_an_uninitialised_root_is_skipped_with_the_reason(
 ) -> None:
     (tmp_path / "main.tf").write_text("")
 
-    result = run_terraform_layer(expectations, tmp_path)
+    result = run_terraform_layer(expectations, Environment(tmp_path, "development"))
 
     assert result.status == "skipped"
     assert "not initialised" in result.evidence
@@ -200,7 +208,7 @@ def test_without_terraform_installed_the_layer_is_skipped(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
 
-    result = run_terraform_layer(expectations, tmp_path)
+    result = run_terraform_layer(expectations, Environment(tmp_path, "development"))
 
     assert result.status == "skipped"
     assert "terraform is not installed" in result.evidence

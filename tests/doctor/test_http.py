@@ -11,8 +11,8 @@ from support.processes import free_port, start_gateway
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.catalog import diagnose
-from hokusai_platform.doctor.expectations import Expectations
 from hokusai_platform.doctor.session import open_context
+from hokusai_platform.infra.expectations import Expectations
 
 
 def run_http(expectations: Expectations, url: str) -> dict[str, CheckResult]:

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 from support.echo_upstream import EchoUpstream
+from support.replicas import DRAIN_SECONDS
 from support.rolling import rolling_replacement
-
-# Longer than HAProxy takes to notice (2 failed checks 500 ms apart), with room to spare.
-DRAIN_SECONDS = 3
 
 
 @pytest.mark.slow

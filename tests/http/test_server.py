@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
-from pathlib import Path
 
 from support.http_server import hello, send, serving
 
-import hokusai_platform.http
 from hokusai_platform.http.errors import HttpError
 from hokusai_platform.http.messages import Request, Response, StreamResponse
 from hokusai_platform.http.server import Limits
-
-
-def test_the_http_package_imports_nothing_from_the_rest_of_hokusai_platform() -> None:
-    for module in Path(hokusai_platform.http.__file__).parent.glob("*.py"):
-        for node in ast.walk(ast.parse(module.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                continue
-            for name in names:
-                assert not name.startswith("hokusai_platform.") or name.startswith(
-                    "hokusai_platform.http"
-                ), f"{module.name} imports {name}"
 
 
 def test_pipelined_requests_are_answered_in_order_and_the_connection_kept() -> None:

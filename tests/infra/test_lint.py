@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from support.terraform import TREE, hokusai
+from support.terraform import TREE, copy_tree, hokusai
 
 from hokusai_platform.infra import hcl, lint, plan
 from hokusai_platform.infra import production_rules as production
@@ -174,3 +174,15 @@ def test_bad_input_is_a_one_line_usage_error(
     assert message in linted.stderr
     assert len(linted.stderr.strip().splitlines()) == 1
     assert isinstance(linted.exception, SystemExit)  # not a crash
+
+
+def test_an_environments_backend_file_configures_the_one_root(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path / "terraform")
+    backend = tree / "environments" / "staging" / "backend.hcl"
+    backend.write_text(backend.read_text().replace("use_lockfile = true\n", ""))
+
+    results = lint.lint(hcl.load(tree), date.today())
+
+    [unlocked] = [r for r in results if r.status != "ok"]
+    assert unlocked.id == lint.BACKEND_LOCKING
+    assert unlocked.evidence.startswith("environments/staging/backend.hcl sets no use_lockfile")

@@ -36,7 +36,10 @@ def test_pin_then_unpin_leaves_the_tree_byte_identical(tree: Path, environment: 
 
     assert pinned.exit_code == 0, pinned.output
     assert [p for p in before if before[p] != after_pin[p]] == [variables]
-    assert f"terraform -chdir={tree / 'environments' / environment} apply" in pinned.stdout
+    assert (
+        f"TF_DATA_DIR=environments/{environment}/.terraform terraform -chdir={tree} apply "
+        f"-var-file={variables}"
+    ) in pinned.stdout
     assert unpinned.exit_code == 0, unpinned.output
     assert snapshot(tree) == before
 

@@ -1,6 +1,6 @@
 """deploy/terraform applied for real: the `terraform` binary against moto_server.
 
-One copy of the development root is applied once for the module; the tests after it read
+One copy of the tree is applied once for the module, as `development`; the tests after it read
 what exists, plan again, pin, and finally replay the outage (they run in this order).
 """
 
@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,12 @@ from support.terraform import (
     TREE,
     copy_tree,
     create_network_and_certificate,
+    environment_process,
     point_at_moto,
     terraform,
 )
+
+from hokusai_platform.infra import expectations, hcl, layout
 
 METRICS_PORT = 9464
 NO_CHANGES, CHANGES = 0, 2  # plan -detailed-exitcode
@@ -38,8 +40,8 @@ NO_CHANGES, CHANGES = 0, 2  # plan -detailed-exitcode
 @dataclass(frozen=True)
 class Applied:
     tree: Path
-    root: Path
-    env: dict[str, str]
+    environment: layout.Environment
+    env: dict[str, str]  # with the environment's TF_DATA_DIR
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION)
@@ -67,63 +69,71 @@ def applied(
             patch.setenv(name, value)
         create_network_and_certificate()
         tree = copy_tree(tmp_path_factory.mktemp("applied") / "terraform")
-        root = tree / "environments" / "development"
-        point_at_moto(root, moto_url, REGION)
-        terraform(root, terraform_env, "init", "-input=false", "-no-color")
-        terraform(root, terraform_env, "apply", "-auto-approve", "-input=false", "-no-color")
-        yield Applied(tree, root, terraform_env)
+        development = layout.environment(tree, "development")
+        env = environment_process(development, terraform_env)
+        point_at_moto(development, moto_url, REGION)
+        variables = f"-var-file={development.variables_file}"
+        terraform(tree, env, "init", "-input=false", "-no-color")
+        terraform(tree, env, "apply", "-auto-approve", "-input=false", "-no-color", variables)
+        yield Applied(tree, development, env)
 
 
 def plan(applied: Applied, out: Path, *options: str) -> tuple[int, dict[str, Any]]:
     """`plan -detailed-exitcode` and its JSON form (`terraform show -json`)."""
     result = terraform(
-        applied.root,
+        applied.tree,
         applied.env,
         "plan",
         "-detailed-exitcode",
         "-input=false",
         "-no-color",
+        f"-var-file={applied.environment.variables_file}",
         f"-out={out}",
         *options,
         codes=(NO_CHANGES, CHANGES),
     )
-    shown = terraform(applied.root, applied.env, "show", "-json", str(out))
+    shown = terraform(applied.tree, applied.env, "show", "-json", str(out))
     return result.returncode, json.loads(shown.stdout)
 
 
-def test_environment_roots_differ_only_in_their_variables() -> None:
-    roots = [TREE / "environments" / name for name in ENVIRONMENTS]
-    contents = [{p.name: p.read_bytes() for p in root.iterdir()} for root in roots]
-    variables = {"terraform.tfvars", "backend.hcl"}
+def test_one_root_and_environments_that_are_only_variables_and_a_backend() -> None:
+    declared = {b.labels[0] for b in hcl.load(TREE).in_directory(TREE) if b.kind == "variable"}
+    backends = {}
 
-    assert all(c.keys() == contents[0].keys() for c in contents)
-    for name in contents[0].keys() - variables:
-        assert len({c[name] for c in contents}) == 1, f"{name} differs between environments"
+    assert {p.name for p in TREE.glob("*.tf")} == {"main.tf", "variables.tf", "imports.tf"}
+    assert (TREE / ".terraform.lock.hcl").is_file()
+    assert not [p for p in (TREE / "environments").rglob("*.tf")]
+    for name in ENVIRONMENTS:
+        environment = layout.environment(TREE, name)
+        assert {p.name for p in environment.directory.iterdir()} == {
+            "terraform.tfvars",
+            "backend.hcl",
+        }
+        [variables] = hcl.load(environment.variables_file).variables_files
+        assert variables.values.keys() <= declared, f"{name} sets undeclared variables"
+        assert expectations.load(environment).environment == name
+        [backend] = hcl.load(environment.directory / "backend.hcl").backend_files
+        backends[name] = backend.values["key"]
+    assert len(set(backends.values())) == len(ENVIRONMENTS), "environments share a state"
 
 
 @pytest.fixture(scope="module")
 def initialised(terraform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the committed tree after `terraform init` in every environment root."""
+    """A copy of the committed tree after `terraform init` for every environment, each in its
+    own data directory (one after the other: they share the root's lock file)."""
     tree = copy_tree(tmp_path_factory.mktemp("initialised") / "terraform")
-
-    def init(environment: str) -> None:
-        root = tree / "environments" / environment
-        terraform(root, terraform_env, "init", "-backend=false", "-input=false", "-no-color")
-
-    with ThreadPoolExecutor(len(ENVIRONMENTS)) as pool:
-        list(pool.map(init, ENVIRONMENTS))
+    for name in ENVIRONMENTS:
+        env = environment_process(layout.environment(tree, name), terraform_env)
+        terraform(tree, env, "init", "-backend=false", "-input=false", "-no-color")
     return tree
 
 
-def test_every_environment_is_formatted_and_valid(
-    terraform_env: dict[str, str], initialised: Path
-) -> None:
+def test_the_root_is_formatted_and_valid(terraform_env: dict[str, str], initialised: Path) -> None:
     terraform(TREE, terraform_env, "fmt", "-check", "-recursive", "-diff", "-no-color")
 
-    for environment in ENVIRONMENTS:
-        root = initialised / "environments" / environment
-        output = terraform(root, terraform_env, "validate", "-no-color").stdout
-        assert "The configuration is valid" in output
+    env = environment_process(layout.environment(initialised, "development"), terraform_env)
+    output = terraform(initialised, env, "validate", "-no-color").stdout
+    assert "The configuration is valid" in output
 
 
 def test_init_keeps_the_committed_provider_locks_and_lint_still_passes(
@@ -131,10 +141,10 @@ def test_init_keeps_the_committed_provider_locks_and_lint_still_passes(
 ) -> None:
     """What the README's plan guard does first: `terraform init`, which reads the committed
     `.terraform.lock.hcl` (and would rewrite it for a provider it had not locked), then lint."""
-    for environment in ENVIRONMENTS:
-        lock = Path("environments", environment, ".terraform.lock.hcl")
-        assert (initialised / lock).read_text() == (TREE / lock).read_text()
-        assert (initialised / "environments" / environment / ".terraform").is_dir()
+    lock = Path(".terraform.lock.hcl")
+    assert (initialised / lock).read_text() == (TREE / lock).read_text()
+    for name in ENVIRONMENTS:
+        assert layout.environment(initialised, name).data_dir.is_dir()
 
     linted = hokusai("infra", "lint", str(initialised))
 
@@ -287,7 +297,7 @@ def test_every_task_shares_one_private_encrypted_key_store(applied: Applied) -> 
     assert (url.scheme, url.username, url.path) == ("postgresql", "hokusai", "/hokusai")
     assert (url.hostname, url.port) == (instance["Endpoint"]["Address"], 5432)
     assert url.password and len(url.password) == 40
-    assert url.password not in (applied.root / "terraform.tfstate").read_text()
+    assert url.password not in (applied.tree / "terraform.tfstate").read_text()
     assert instance["StorageEncrypted"] and not instance["PubliclyAccessible"]
 
     ec2 = applied.client("ec2")
@@ -303,7 +313,7 @@ def test_every_task_shares_one_private_encrypted_key_store(applied: Applied) -> 
 
 
 def test_the_first_admin_key_is_one_command_from_the_outputs(applied: Applied) -> None:
-    outputs = json.loads(terraform(applied.root, applied.env, "output", "-json").stdout)
+    outputs = json.loads(terraform(applied.tree, applied.env, "output", "-json").stdout)
     command = outputs["bootstrap_admin_key"]["value"]
     [container] = applied.client("ecs").describe_task_definition(
         taskDefinition="hokusai-api-development-bootstrap-admin"
@@ -327,7 +337,7 @@ def test_the_first_admin_key_is_one_command_from_the_outputs(applied: Applied) -
 def test_every_alarm_notifies_the_topic_and_log_signals_come_from_the_api_logs(
     applied: Applied,
 ) -> None:
-    outputs = json.loads(terraform(applied.root, applied.env, "output", "-json").stdout)
+    outputs = json.loads(terraform(applied.tree, applied.env, "output", "-json").stdout)
     topic = outputs["alarm_topic_arn"]["value"]
     alarms = {
         a["AlarmName"].removeprefix("hokusai-development-"): a
@@ -411,7 +421,7 @@ def test_a_second_plan_changes_nothing_but_what_moto_does_not_store(
         },
     }
 
-    terraform(applied.root, applied.env, "apply", "-input=false", "-no-color", f"{tmp_path}/tfplan")
+    terraform(applied.tree, applied.env, "apply", "-input=false", "-no-color", f"{tmp_path}/tfplan")
     code, shown = plan(applied, tmp_path / "tfplan")
 
     assert (code, changed_attributes(shown)) == (NO_CHANGES, {})
@@ -420,7 +430,7 @@ def test_a_second_plan_changes_nothing_but_what_moto_does_not_store(
 def test_a_pin_reaches_the_api_task_definition_and_unpin_restores_the_file(
     applied: Applied, tmp_path: Path
 ) -> None:
-    variables = applied.root / "terraform.tfvars"
+    variables = applied.environment.variables_file
     before = variables.read_bytes()
     root_option = f"--terraform-root={applied.tree}"
 
@@ -436,7 +446,10 @@ def test_a_pin_reaches_the_api_task_definition_and_unpin_restores_the_file(
         root_option,
     )
     assert pinned.returncode == 0, pinned.stderr
-    assert f"terraform -chdir={applied.root} apply" in pinned.stdout
+    assert (
+        "TF_DATA_DIR=environments/development/.terraform "
+        f"terraform -chdir={applied.tree} apply -var-file=environments/development/terraform.tfvars"
+    ) in pinned.stdout
 
     code, shown = plan(applied, tmp_path / "tfplan")
     [task] = [
@@ -460,7 +473,7 @@ def test_adopting_live_resources_is_data_in_the_adopt_variable(
 ) -> None:
     """Phase 1 of the recommendations: resources that exist but are not in the state are
     imported by listing their ids, not created twice and not imported by hand."""
-    state = applied.root / "terraform.tfstate"
+    state = applied.tree / "terraform.tfstate"
     saved = state.read_bytes()
     namespace = "module.platform.module.discovery.aws_service_discovery_private_dns_namespace.this"
     discovery_api = 'module.platform.module.discovery.aws_service_discovery_service.this["api"]'
@@ -478,7 +491,7 @@ def test_adopting_live_resources_is_data_in_the_adopt_variable(
         "ecs/api": "hokusai-development/hokusai-api-development",
     }
     try:
-        terraform(applied.root, applied.env, "state", "rm", namespace, discovery_api, ecs_api)
+        terraform(applied.tree, applied.env, "state", "rm", namespace, discovery_api, ecs_api)
         _, shown = plan(applied, tmp_path / "tfplan", f"-var=adopt={json.dumps(adopt)}")
     finally:
         state.write_bytes(saved)

@@ -4,19 +4,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from support.processes import fresh_postgres_database
 
-from hokusai_platform.keys import database
 from hokusai_platform.keys.store import KeyStore
-
-
-def _fresh_postgres_database(server_url: str, name: str) -> str:
-    engine = create_engine(database.normalise_url(server_url), isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return server_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,7 +15,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'keys.db'}"
     server_url: str = request.getfixturevalue("postgres_url")
-    return _fresh_postgres_database(server_url, f"keys_{abs(hash(request.node.name)) % 10**8}")
+    return fresh_postgres_database(server_url, f"keys_{abs(hash(request.node.name)) % 10**8}")
 
 
 @pytest.fixture

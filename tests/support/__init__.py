@@ -5,6 +5,7 @@ redis-server, PostgreSQL per session) and `echo_upstream` (the recording upstrea
 Helpers: `processes` (ports, readiness, server processes), `secured` (keys, secured gateways),
 `hokusai_cli` (the CLI as a process), `raw_http` (HTTP/1.1 by hand), `admin_api`, `aws`
 (an environment in moto_server), `terraform`, `log_signals`, `filter_pattern`, `discovery`,
-`incident`, `rolling`, `stack` (`hokusai up`), `buildah`, `browser`, `http_server` (the
-http package's own server, for its tests).
+`incident`, `replicas` (gateway replicas behind HAProxy), `rolling`, `production` (the
+production shape on loopback), `mlflow_load`, `rehearsal`, `stack` (`hokusai up`),
+`buildah`, `browser`, `http_server` (the http package's own server, for its tests).
 """

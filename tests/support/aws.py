@@ -9,10 +9,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from hokusai_platform.doctor import terraform_expectations
-from hokusai_platform.doctor.expectations import Expectations, ServiceExpectation
+from hokusai_platform.infra import layout
+from hokusai_platform.infra.expectations import Expectations, ServiceExpectation
+from support.terraform import TREE
 
-DEVELOPMENT = terraform_expectations.find_root() / "environments" / "development"
+# The committed tree, as `hokusai doctor --env development` reads it from this checkout.
+DEVELOPMENT = layout.environment(TREE, "development")
 TAGS = [{"key": "managed-by", "value": "terraform"}]
 CAPITALISED_TAGS = [{"Key": "managed-by", "Value": "terraform"}]
 

@@ -91,9 +91,10 @@ class Discovery:
         return send(message, "127.0.0.1", port=self.dns_port, timeout=2)
 
 
-def start_discovery(log: Path) -> Discovery:
+def start_discovery(log: Path, namespace: str = NAMESPACE) -> Discovery:
+    """`hokusai discovery serve` for `namespace`, on ports of its own, once its API answers."""
     dns_port, control_port = free_port(), free_port()
-    argv = [executable("hokusai"), "discovery", "serve", "--namespace", NAMESPACE]
+    argv = [executable("hokusai"), "discovery", "serve", "--namespace", namespace]
     ports = ["--dns-port", str(dns_port), "--control-port", str(control_port)]
     server = Server(argv=[*argv, *ports], log=log).start()
     control_url = f"http://127.0.0.1:{control_port}"

@@ -17,6 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+
+from hokusai_platform.keys import database
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -118,8 +122,18 @@ class Server:
             time.sleep(0.05)
 
 
-def mlflow_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> Server:
-    """A lean real MLflow tracking server: SQLite backend, proxied local artifact store.
+def mlflow_server(
+    data_dir: Path,
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    backend_store_uri: str | None = None,
+    artifacts_destination: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Server:
+    """A lean real MLflow tracking server: SQLite backend, proxied local artifact store, unless
+    given a backend store (PostgreSQL) and an artifacts destination (S3), with `env` to reach
+    them.
 
     Servers on different loopback addresses (127.0.0.x) may share one `data_dir`: they are
     then instances of one MLflow service.
@@ -135,12 +149,12 @@ def mlflow_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> Server:
             "--workers",
             "1",
             "--backend-store-uri",
-            f"sqlite:///{data_dir / 'mlflow.db'}",
+            backend_store_uri or f"sqlite:///{data_dir / 'mlflow.db'}",
             "--artifacts-destination",
-            str(data_dir / "artifacts"),
+            artifacts_destination or str(data_dir / "artifacts"),
         ],
         log=data_dir / "mlflow.log",
-        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
     )
 
 
@@ -250,3 +264,13 @@ def start_postgres(log_dir: Path) -> tuple[Server, str, Path]:
     server.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
     raise TimeoutError(f"postgres on port {port} not ready:\n{server.log_tail()}")
+
+
+def fresh_postgres_database(server_url: str, name: str) -> str:
+    """The URL of database `name`, created empty (dropped first if it was there)."""
+    engine = create_engine(database.normalise_url(server_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return server_url.rsplit("/", 1)[0] + "/" + name

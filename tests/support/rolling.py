@@ -1,10 +1,9 @@
 """A rolling replacement of two gateway replicas behind HAProxy, under steady keep-alive load.
 
-HAProxy stands in for the load balancer as issue 22 measured it: active checks on
-/health/ready every 500 ms, a server down after 2 failures and up after 1 success, no retries.
-Each replica is a `hokusai serve` on its own loopback port, both sharing one SQLite key
-database, in front of the recording upstream. The load is a POST search (MLflow's
-`runs/search`, a read): not idempotent, so no client or balancer may quietly send it twice.
+HAProxy stands in for the load balancer as issue 22 measured it (support.replicas). Both
+replicas share one SQLite key database, in front of the recording upstream. The load is a
+POST search (MLflow's `runs/search`, a read): not idempotent, so no client or balancer may
+quietly send it twice.
 Shared by test_rolling_deploy.py and bench/rolling_deploy.py.
 """
 
@@ -12,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import csv
-import signal
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,76 +21,11 @@ import aiohttp
 from hokusai_platform.keys.rates import Rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import KeyStore
-from support.processes import Server, executable, free_port, gateway_server, wait_for_http
+from support.replicas import behind_haproxy, replace_one_by_one, two_replicas
 
 SEARCH_PATH = "/api/mlflow/api/2.0/mlflow/runs/search"
 SEARCH_BODY = b'{"experiment_ids": ["0"], "max_results": 1}'
 CALLERS = 8
-
-_HAPROXY_CONFIG = """\
-global
-    stats socket {stats} mode 600 level admin
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    retries 0
-frontend registry
-    bind 127.0.0.1:{port}
-    default_backend gateways
-backend gateways
-    balance roundrobin
-    option httpchk GET /health/ready
-    default-server inter 500 fall 2 rise 1
-{servers}
-"""
-
-
-class HAProxy:
-    """Debian's haproxy in the foreground, with its stats socket to read server states."""
-
-    def __init__(self, directory: Path, backends: dict[str, int]) -> None:
-        self.port = free_port()
-        self._stats = directory / "haproxy.sock"
-        config = directory / "haproxy.cfg"
-        servers = "\n".join(
-            f"    server {name} 127.0.0.1:{port} check" for name, port in backends.items()
-        )
-        config.write_text(
-            _HAPROXY_CONFIG.format(stats=self._stats, port=self.port, servers=servers)
-        )
-        self.server = Server(
-            argv=[executable("haproxy"), "-db", "-f", str(config)], log=directory / "haproxy.log"
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.server.start()
-        deadline = time.monotonic() + 15
-        while not self._stats.exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"haproxy did not start:\n{self.server.log_tail()}")
-            time.sleep(0.05)
-
-    def status(self, name: str) -> str:
-        """The server's state as HAProxy's stats say it: UP, DOWN, or a transition."""
-        with socket.socket(socket.AF_UNIX) as stats:
-            stats.connect(str(self._stats))
-            stats.sendall(b"show stat\n")
-            answer = b"".join(iter(lambda: stats.recv(65536), b"")).decode()
-        rows = csv.DictReader(answer.removeprefix("# ").splitlines())
-        return next(row["status"] for row in rows if row["svname"] == name)
-
-    def wait_until(self, name: str, status: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while (now := self.status(name)) != status:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"haproxy: {name} is {now}, not {status}, after {timeout}s")
-            time.sleep(0.05)
 
 
 @dataclass
@@ -151,29 +82,6 @@ class SteadyLoad:
                 outcomes[type(exc).__name__] += 1
 
 
-@dataclass
-class Replica:
-    name: str
-    port: int
-    directory: Path
-    env: dict[str, str]
-    server: Server | None = None
-    generation: int = 0
-
-    def start(self) -> None:
-        self.generation += 1
-        log = self.directory / f"{self.name}-{self.generation}.log"
-        self.server = gateway_server(log, self.port, self.env).start()
-        url = f"http://127.0.0.1:{self.port}"
-        wait_for_http(f"{url}/health/ready", timeout=30, process=self.server.process, log=log)
-
-    def stop(self) -> int | None:
-        """SIGTERM, as a deploy sends it; the exit code once the process has ended."""
-        assert self.server is not None and self.server.process is not None
-        self.server.process.send_signal(signal.SIGTERM)
-        return self.server.process.wait(timeout=120)
-
-
 def rolling_replacement(
     directory: Path, upstream_url: str, drain_seconds: float, settle_seconds: float = 1.0
 ) -> Tally:
@@ -189,24 +97,8 @@ def rolling_replacement(
         "HOKUSAI_DATABASE_URL": keys_url,
         "HOKUSAI_DRAIN_SECONDS": str(drain_seconds),
     }
-    replicas = [Replica(name, free_port(), directory, env) for name in ("a", "b")]
-    haproxy = HAProxy(directory, {replica.name: replica.port for replica in replicas})
-    try:
-        for replica in replicas:
-            replica.start()
-        haproxy.start()
-        for replica in replicas:
-            haproxy.wait_until(replica.name, "UP", timeout=10)
-        with SteadyLoad(haproxy.url, key) as load:
-            time.sleep(settle_seconds)
-            for replica in replicas:
-                load.tally.exit_codes.append(replica.stop())
-                replica.start()
-                haproxy.wait_until(replica.name, "UP", timeout=10)
-                time.sleep(settle_seconds)
-        return load.tally
-    finally:
-        haproxy.server.stop()
-        for replica in replicas:
-            if replica.server is not None:
-                replica.server.stop(signal.SIGKILL)
+    replicas = two_replicas(directory, env)
+    with behind_haproxy(directory, replicas) as haproxy, SteadyLoad(haproxy.url, key) as load:
+        time.sleep(settle_seconds)
+        load.tally.exit_codes.extend(replace_one_by_one(haproxy, replicas, settle_seconds))
+    return load.tally

@@ -86,6 +86,12 @@ def request(
     body: bytes = b"",
     timeout: float = 10,
 ) -> tuple[int, dict[str, str], bytes]:
-    """As `exchange`, with the header fields by lower-cased name (the last of repeated ones)."""
+    """As `exchange`, with the header fields by lower-cased name, repeated ones combined with
+    ", " as RFC 9110 section 5.3 allows (so one challenge per `WWW-Authenticate` line reads as
+    the list it is)."""
     status, fields, answer = exchange(base, method, path, headers, body, timeout)
-    return status, {name.lower(): value for name, value in fields.items()}, answer
+    combined: dict[str, str] = {}
+    for name, value in fields.items():
+        key = name.lower()
+        combined[key] = f"{combined[key]}, {value}" if key in combined else value
+    return status, combined, answer

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hokusai_platform.cli import cli
+from hokusai_platform.infra.layout import Environment
 
 TREE = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
 ENVIRONMENTS = ("development", "staging", "production")
@@ -60,17 +62,18 @@ def cli_environment(directory: Path) -> dict[str, str]:
 
 
 def copy_tree(destination: Path) -> Path:
-    """The committed tree (provider lock files included), copied so that nothing terraform
+    """The committed tree (its provider lock file included), copied so that nothing terraform
     writes lands in the checkout."""
     return Path(shutil.copytree(TREE, destination, ignore=shutil.ignore_patterns(".terraform")))
 
 
-def point_at_moto(root: Path, moto_url: str, region: str) -> None:
+def point_at_moto(environment: Environment, moto_url: str, region: str) -> None:
     """Override files (Terraform merges `*_override.tf` last) and the region to apply in.
 
     State stays local (backend_override.tf): the S3 backend's settings are the committed ones,
     checked by `hokusai infra lint`; applying here proves the resources, not the bucket.
     """
+    root = environment.root
     (root / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
     endpoints = "".join(f'    {name} = "{moto_url}"\n' for name in _ENDPOINTS)
     (root / "moto_override.tf").write_text(
@@ -82,8 +85,17 @@ def point_at_moto(root: Path, moto_url: str, region: str) -> None:
         f"  endpoints {{\n{endpoints}  }}\n"
         "}\n"
     )
-    # Read after terraform.tfvars: the only variable that differs from the committed root.
-    (root / "moto.auto.tfvars").write_text(f'region = "{region}"\n')
+    # The only variable that differs from the committed environment.
+    variables = environment.variables_file
+    committed = variables.read_text()
+    moved = re.sub(r'(?m)^region(\s*)= ".*"$', rf'region\1= "{region}"', committed)
+    assert moved != committed, f"no region in {variables}"
+    variables.write_text(moved)
+
+
+def environment_process(environment: Environment, env: dict[str, str]) -> dict[str, str]:
+    """`env` for `terraform -chdir=<root>` in `environment`: its own data directory."""
+    return {**env, "TF_DATA_DIR": str(environment.data_dir)}
 
 
 def terraform(

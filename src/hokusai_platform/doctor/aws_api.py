@@ -16,7 +16,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from hokusai_platform.doctor.runner import Skip
+from hokusai_platform.doctor.skip import Skip
 
 # A region-wide question should answer in well under a second; fail fast instead of
 # retrying, so the whole doctor run stays within its time budget.

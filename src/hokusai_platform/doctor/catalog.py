@@ -18,8 +18,8 @@ from hokusai_platform.doctor import (
     task_definitions,
     terraform,
 )
+from hokusai_platform.doctor.check import LAYERS, Check, Outcome, run_checks
 from hokusai_platform.doctor.context import Context
-from hokusai_platform.doctor.runner import LAYERS, Check, Outcome, run_checks
 
 CHECKS = (
     Check("http.health", http.health),

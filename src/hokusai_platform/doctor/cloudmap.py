@@ -6,7 +6,7 @@ from typing import Any
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.context import Context
-from hokusai_platform.doctor.expectations import ServiceExpectation
+from hokusai_platform.infra.expectations import ServiceExpectation
 
 # Cloud Map answers a MULTIVALUE query with at most this many records.
 MAX_ANSWERS = 8

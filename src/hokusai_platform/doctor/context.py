@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 
 from hokusai_platform.doctor.aws_api import AwsApi
-from hokusai_platform.doctor.expectations import Expectations
-from hokusai_platform.doctor.runner import Skip
+from hokusai_platform.doctor.skip import Skip
+from hokusai_platform.infra.expectations import Expectations
+from hokusai_platform.infra.layout import Environment
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class Context:
     url: str | None = None
     # Empty: the system resolver, which from outside the VPC cannot see the private zone.
     dns_servers: tuple[DnsServer, ...] = ()
-    terraform_dir: Path | None = None
+    # The environment's Terraform; None for the local stack.
+    terraform: Environment | None = None
 
     def aws_api(self) -> AwsApi:
         if self.aws is None:

@@ -17,7 +17,7 @@ import dns.resolver
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor import cloudmap
 from hokusai_platform.doctor.context import Context
-from hokusai_platform.doctor.runner import Skip
+from hokusai_platform.doctor.skip import Skip
 
 # After a registration returns, clients keep the cached NXDOMAIN this long: the outage
 # outlives its fix by up to this many seconds.

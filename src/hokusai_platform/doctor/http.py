@@ -11,7 +11,7 @@ import aiohttp
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.context import Context
 from hokusai_platform.doctor.humanize import duration
-from hokusai_platform.doctor.runner import Skip
+from hokusai_platform.doctor.skip import Skip
 
 # Enough of a body to quote it as evidence; the gateway's /health report is a few KiB at most.
 MAX_BODY = 64 * 1024

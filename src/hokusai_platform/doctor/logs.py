@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.aws_api import ApiError, error_code
 from hokusai_platform.doctor.context import Context
-from hokusai_platform.doctor.expectations import ServiceExpectation
 from hokusai_platform.doctor.task_definitions import running_task_definitions
+from hokusai_platform.infra.expectations import ServiceExpectation
 
 WINDOW_SECONDS = 15 * 60
 SHOWN_LINES = 5

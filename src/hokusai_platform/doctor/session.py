@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 import aiohttp
 
 from hokusai_platform.doctor.aws_api import AwsApi
 from hokusai_platform.doctor.context import Context, DnsServer
-from hokusai_platform.doctor.expectations import Expectations
+from hokusai_platform.infra.expectations import Expectations
+from hokusai_platform.infra.layout import Environment
 
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=2)
 
@@ -23,7 +23,7 @@ async def open_context(
     dns_servers: Sequence[DnsServer] = (),
     region: str | None = None,
     with_aws: bool = True,
-    terraform_dir: Path | None = None,
+    terraform: Environment | None = None,
 ) -> AsyncIterator[Context]:
     # No cookies, no credentials: doctor asks what any anonymous client may ask.
     async with aiohttp.ClientSession(
@@ -35,5 +35,5 @@ async def open_context(
             aws=AwsApi(region or expectations.region) if with_aws else None,
             url=url,
             dns_servers=tuple(dns_servers),
-            terraform_dir=terraform_dir,
+            terraform=terraform,
         )

@@ -1,7 +1,7 @@
 """Terraform layer: was the live environment changed outside Terraform? (`terraform plan`)
 
 Drift is what the outage was: a resource changed outside Terraform. A normal plan refreshes
-every resource and says what it would undo; `terraform_plan` keeps the drift that matters.
+every resource and says what it would undo; `infra.drift` keeps the drift that matters.
 """
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.doctor.context import Context
-from hokusai_platform.doctor.runner import Skip
-from hokusai_platform.doctor.terraform_plan import Streamed, drifted
+from hokusai_platform.doctor.skip import Skip
+from hokusai_platform.infra.drift import Streamed, drifted
+from hokusai_platform.infra.layout import Environment
 
 # The check's deadline: Terraform reads the state and refreshes every resource, which is
 # slower than any other check.
@@ -26,13 +28,14 @@ TIMEOUT_SECONDS = 120.0
 NO_CHANGES, CHANGES = 0, 2
 
 
-async def _terraform(directory: Path, *args: str) -> tuple[int, str]:
+async def _terraform(environment: Environment, *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         "terraform",
-        f"-chdir={directory}",
+        f"-chdir={environment.root}",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "TF_DATA_DIR": str(environment.data_dir)},
     )
     try:
         output, _ = await process.communicate()
@@ -46,18 +49,22 @@ async def _terraform(directory: Path, *args: str) -> tuple[int, str]:
 
 
 async def drift(context: Context) -> list[CheckResult]:
-    directory = context.terraform_dir
-    if directory is None or not directory.is_dir():
+    environment = context.terraform
+    if environment is None or not environment.root.is_dir():
         raise Skip(f"no Terraform configuration for {context.expectations.environment}")
     if shutil.which("terraform") is None:
         raise Skip("terraform is not installed")
-    if not (directory / ".terraform").is_dir():
-        raise Skip(f"{directory} is not initialised: run `terraform init` there to reach state")
+    if not environment.data_dir.is_dir():
+        raise Skip(
+            f"{environment.name} is not initialised: run `terraform init` with "
+            f"TF_DATA_DIR={environment.data_dir} to reach its state"
+        )
     with tempfile.TemporaryDirectory(prefix="hokusai-doctor-") as scratch:
         plan_file = str(Path(scratch) / "doctor.tfplan")
         code, output = await _terraform(
-            directory,
+            environment,
             "plan",
+            f"-var-file={environment.variables_file}",
             "-detailed-exitcode",
             "-input=false",
             "-lock=false",
@@ -70,11 +77,11 @@ async def drift(context: Context) -> list[CheckResult]:
             raise Skip(f"terraform could not plan: {reason}")
         changed: list[str] = []
         if streamed.may_matter:  # only then is the plan worth `show -json`'s seconds
-            shown_code, shown = await _terraform(directory, "show", "-json", plan_file)
+            shown_code, shown = await _terraform(environment, "show", "-json", plan_file)
             if shown_code != 0:
                 raise Skip(f"terraform show could not read the plan: {shown.strip()[:200]}")
             changed = drifted(json.loads(shown))
-    subject = str(directory)
+    subject = str(environment.directory)
     if not changed:
         return [CheckResult.ok("terraform.drift", subject, "the environment matches its state")]
     return [

@@ -10,12 +10,7 @@ from pathlib import Path
 import click
 
 from hokusai_platform.checks import render_json, render_table
-from hokusai_platform.doctor.terraform_expectations import (
-    ExpectationError,
-    environment_dir,
-    find_root,
-)
-from hokusai_platform.infra import hcl, lint, pin, plan
+from hokusai_platform.infra import hcl, layout, lint, pin, plan
 
 FINDINGS = 1
 
@@ -32,8 +27,8 @@ def _today() -> date:
 
 def _root(terraform_root: Path | None) -> Path:
     try:
-        return terraform_root or find_root()
-    except ExpectationError as exc:
+        return layout.find_root(terraform_root)
+    except layout.LayoutError as exc:
         raise UsageProblem(str(exc)) from None
 
 
@@ -85,7 +80,7 @@ def lint_command(path: Path | None, plan_file: Path | None, as_json: bool) -> No
       plan.service-registries with --plan: no service created or left without registries
 
     \b
-    PATH defaults to deploy/terraform of this checkout.
+    PATH defaults to $HOKUSAI_TERRAFORM_ROOT, else deploy/terraform here or above.
     Exit status: 0 clean, 1 findings (failures or warnings), 2 usage error.
     """
     root = path or _root(None)
@@ -109,23 +104,28 @@ _SERVICE = click.argument("service", type=click.Choice(["mlflow"]), metavar="mlf
 _ENVIRONMENT = click.option(
     "--env", "environment", required=True, metavar="ENV", help="development, staging, production."
 )
-_TERRAFORM_ROOT = click.option(
+terraform_root_option = click.option(
     "--terraform-root",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The Terraform tree [default: deploy/terraform of this checkout].",
+    help="The Terraform root [env HOKUSAI_TERRAFORM_ROOT; default: deploy/terraform here or up].",
 )
 
 
-def _variables_file(terraform_root: Path | None, environment: str) -> Path:
+def _environment(terraform_root: Path | None, name: str) -> layout.Environment:
     try:
-        return environment_dir(_root(terraform_root), environment) / pin.VARIABLES_FILE
-    except ExpectationError as exc:
+        return layout.environment(_root(terraform_root), name)
+    except layout.LayoutError as exc:
         raise UsageProblem(str(exc)) from None
 
 
-def _apply_hint(variables_file: Path) -> None:
+def _apply_hint(environment: layout.Environment) -> None:
+    data_dir = environment.data_dir.relative_to(environment.root)
+    variables_file = environment.variables_file.relative_to(environment.root)
     click.echo("Review and apply it:")
-    click.echo(f"  terraform -chdir={_shown(variables_file.parent)} apply")
+    click.echo(
+        f"  TF_DATA_DIR={data_dir} terraform -chdir={_shown(environment.root)} apply "
+        f"-var-file={variables_file}"
+    )
 
 
 @endpoint.command("pin")
@@ -133,7 +133,7 @@ def _apply_hint(variables_file: Path) -> None:
 @click.argument("url")
 @_ENVIRONMENT
 @click.option("--reason", required=True, help="Why, in one line: it is kept with the pin.")
-@_TERRAFORM_ROOT
+@terraform_root_option
 def pin_command(
     service: str, url: str, environment: str, reason: str, terraform_root: Path | None
 ) -> None:
@@ -143,22 +143,24 @@ def pin_command(
     nothing else; `terraform apply` then sets MLFLOW_FALLBACK_URLS in the API's task definition.
     `hokusai infra lint` and `hokusai doctor` report the pin, with its age, until it is removed.
     """
-    variables_file = _variables_file(terraform_root, environment)
+    chosen = _environment(terraform_root, environment)
+    variables_file = chosen.variables_file
     try:
         made = pin.pin(variables_file, url, reason, _today())
     except pin.PinError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"pinned {service} to {made.url} in {_shown(variables_file)} ({made.reason})")
-    _apply_hint(variables_file)
+    _apply_hint(chosen)
 
 
 @endpoint.command("unpin")
 @_SERVICE
 @_ENVIRONMENT
-@_TERRAFORM_ROOT
+@terraform_root_option
 def unpin_command(service: str, environment: str, terraform_root: Path | None) -> None:
     """Remove the pin: the API relies on discovery alone again."""
-    variables_file = _variables_file(terraform_root, environment)
+    chosen = _environment(terraform_root, environment)
+    variables_file = chosen.variables_file
     try:
         removed = pin.unpin(variables_file)
     except pin.PinError as exc:
@@ -166,4 +168,4 @@ def unpin_command(service: str, environment: str, terraform_root: Path | None) -
     click.echo(
         f"unpinned {service} (was {removed.url} since {removed.since}) in {_shown(variables_file)}"
     )
-    _apply_hint(variables_file)
+    _apply_hint(chosen)

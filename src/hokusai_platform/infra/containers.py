@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hokusai_platform.infra.hcl import Block, Configuration, literal
-from hokusai_platform.infra.lint import nested
+from hokusai_platform.infra.hcl import Block, Configuration, literal, nested
 
 _EXPRESSION = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 _REFERENCE = re.compile(r"^(var|local)\.(\w+)$")

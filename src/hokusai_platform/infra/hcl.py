@@ -44,6 +44,12 @@ def literal(raw: Any) -> str | None:
     )
 
 
+def nested(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The nested blocks `name` of a block body (static ones only)."""
+    value = body.get(name)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 @dataclass(frozen=True)
 class Block:
     kind: str  # resource, data, module, variable, locals, terraform, provider, output, import
@@ -144,9 +150,11 @@ def _blocks(path: Path, text: str) -> list[Block]:
     return blocks
 
 
-def load(root: Path) -> Configuration:
-    """Read a directory tree (or one file); raises HclError naming a file that does not parse."""
-    paths = [root] if root.is_file() else sorted(root.rglob("*"))
+def load(root: Path, *, recursive: bool = True) -> Configuration:
+    """Read a directory tree, one directory (not `recursive`) or one file; raises HclError
+    naming a file that does not parse."""
+    listed = root.rglob if recursive else root.glob
+    paths = [root] if root.is_file() else sorted(listed("*"))
     blocks: list[Block] = []
     files: dict[str, list[AttributesFile]] = {".tfvars": [], ".hcl": [], ".tfbackend": []}
     for path in paths:

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from functools import partial
 from typing import Any
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.infra import pin
-from hokusai_platform.infra.hcl import AttributesFile, Block, Configuration, literal
-
-Rule = Callable[[Configuration], list[CheckResult]]
+from hokusai_platform.infra.hcl import AttributesFile, Block, Configuration, literal, nested
+from hokusai_platform.infra.production_rules import RULES, Rule
 
 REGISTRIES = "ecs.service-registries"
 GRACE_PERIOD = "ecs.grace-period"
@@ -38,12 +37,6 @@ _VALUE_FROM = re.compile(r'"?valueFrom"?\s*[=:]\s*("[^"]*"|[\w.\[\]"]+)')
 _REFERENCE = re.compile(r"^\$\{(data\.)?aws_ssm_parameter\.(\w+)(?:\[[^\]]*\])?\.(?:arn|name)\}$")
 _LOCAL = re.compile(r"^\$\{local\.([\w.]+)\}$")
 _INTERPOLATION = re.compile(r"\$\{[^}]*\}")
-
-
-def nested(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """The nested blocks `name` of a block body (static ones only)."""
-    value = body.get(name)
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def dynamic(body: dict[str, Any], name: str) -> bool:
@@ -314,7 +307,10 @@ def backend_locking(configuration: Configuration) -> list[CheckResult]:
             (kind, settings), *_ = backend.items()
             kind = kind.strip('"')
             directory = block.path.parent
-            partial_files = [f for f in configuration.backend_files if f.path.parent == directory]
+            # -backend-config files: beside the root, or one per environment below it.
+            partial_files = [
+                f for f in configuration.backend_files if f.path.is_relative_to(directory)
+            ]
             if kind != "s3":
                 if kind == "local":
                     findings.append(_unlocked(block, "state is a local file: nothing is shared"))
@@ -324,7 +320,9 @@ def backend_locking(configuration: Configuration) -> list[CheckResult]:
             if not partial_files:
                 findings.append(_unlocked(block, "S3 backend without use_lockfile or DynamoDB"))
             findings.extend(
-                _unlocked(block, f"{f.path.name} sets no use_lockfile or dynamodb_table")
+                _unlocked(
+                    block, f"{f.path.relative_to(directory)} sets no use_lockfile or dynamodb_table"
+                )
                 for f in partial_files
                 if not _locks(f.values)
             )
@@ -341,8 +339,6 @@ def _unlocked(block: Block, evidence: str) -> CheckResult:
 
 
 def rules(today: date) -> list[Rule]:
-    from hokusai_platform.infra import production_rules  # its rules build on this module's
-
     return [
         service_registries,
         grace_period,
@@ -351,7 +347,7 @@ def rules(today: date) -> list[Rule]:
         partial(pinned, today=today),
         ssm_declared,
         backend_locking,
-        *production_rules.RULES,
+        *RULES,
     ]
 
 

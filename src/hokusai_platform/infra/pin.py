@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 from hokusai_platform.infra.hcl import HclError, literal, load
 
 PIN_VARIABLE = "mlflow_pin"
-VARIABLES_FILE = "terraform.tfvars"
 MAX_REASON_LENGTH = 200
 
 # The block with its leading blank line and comments; quoted strings may hold braces.

@@ -14,8 +14,7 @@ from typing import Any
 
 from hokusai_platform.checks import CheckResult
 from hokusai_platform.infra.containers import Container, containers, is_number, value, words
-from hokusai_platform.infra.hcl import Block, Configuration, literal
-from hokusai_platform.infra.lint import Rule, nested
+from hokusai_platform.infra.hcl import Block, Configuration, literal, nested
 from hokusai_platform.settings import Settings
 
 KEY_STORE = "keys.shared-store"
@@ -34,6 +33,7 @@ DEFAULT_DEREGISTRATION_DELAY = 300  # the target group's, when not set
 _WORLD = ("0.0.0.0/0", "::/0")
 
 Judge = Callable[[Configuration, Any], CheckResult | None]
+Rule = Callable[[Configuration], list[CheckResult]]
 
 
 def _rule(

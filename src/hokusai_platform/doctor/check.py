@@ -1,7 +1,7 @@
-"""Run the selected checks concurrently, each under its own deadline, never letting one crash.
+"""A check, and how checks run: concurrently, each under its own deadline, none crashing.
 
 A check is an async function of the `Context` returning results for one or more subjects.
-It raises `Skip` when it cannot run from here (no credentials, no VPC DNS), and the runner
+It raises `Skip` when it cannot run from here (no credentials, no VPC DNS), and `run_checks`
 turns that, a timeout, or an unexpected error into a result with the check's id.
 """
 
@@ -11,23 +11,15 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from hokusai_platform.checks import CheckResult
-
-if TYPE_CHECKING:
-    from hokusai_platform.doctor.context import Context
-
+from hokusai_platform.doctor.context import Context
+from hokusai_platform.doctor.skip import Skip
 
 # In the order they are checked and shown: from what a client sees down to how it was built.
 LAYERS = ("http", "dns", "aws", "logs", "terraform")
 
-
-class Skip(Exception):
-    """This check cannot run from here; the message says why."""
-
-
-CheckFunction = Callable[["Context"], Awaitable[list[CheckResult]]]
+CheckFunction = Callable[[Context], Awaitable[list[CheckResult]]]
 
 
 # Each check must answer within this; a healthy environment answers in well under a second.

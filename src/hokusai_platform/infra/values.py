@@ -1,6 +1,6 @@
 """Static values of a Terraform configuration: names, ports, hosts — what is known before apply.
 
-Doctor's expectations must come from the configuration itself, so this evaluates the subset
+What a checker expects must come from the configuration itself, so this evaluates the subset
 of HCL that names things: literals, templates, `var.*`, `local.*`, `each.key`, module outputs,
 arguments of other resources (`aws_lb_target_group.api.name`, also `[key]` of a `for_each`),
 and `join`. Anything only known after apply (ARNs, ids, data sources) raises `Unknown`.
@@ -30,28 +30,28 @@ _JOIN = re.compile(r'^join\("([^"]*)",\s*(.+)\)$')
 
 
 class Module:
-    """One module directory evaluated with its inputs (for the root: its tfvars)."""
+    """One module directory evaluated with its inputs; for the root, the variables files
+    Terraform reads by itself, then `variables_files` (its -var-file options, in order)."""
 
-    def __init__(self, directory: Path, inputs: dict[str, Value] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        inputs: dict[str, Value] | None = None,
+        variables_files: tuple[Path, ...] = (),
+    ) -> None:
         self.directory = directory
         self._inputs = inputs
+        self._variables_files = variables_files
         self._each: dict[str, Value] = {}
         self._modules: dict[str, Module] = {}
 
     @cached_property
     def configuration(self) -> hcl.Configuration:
-        return hcl.load(self.directory)
-
-    def _blocks(self, kind: str) -> list[hcl.Block]:
-        return [
-            block
-            for block in self.configuration.of_kind(kind)
-            if block.path.parent == self.directory
-        ]
+        return hcl.load(self.directory, recursive=False)  # a module is one directory
 
     def named(self, kind: str) -> dict[str, dict[str, Any]]:
         """Blocks of one kind (`module`, `variable`, `output`) by their label."""
-        return {block.labels[0]: block.body for block in self._blocks(kind)}
+        return {block.labels[0]: block.body for block in self.configuration.of_kind(kind)}
 
     @cached_property
     def variables(self) -> dict[str, Value]:
@@ -59,13 +59,20 @@ class Module:
         for name, block in self.named("variable").items():
             if "default" in block:
                 values[name] = self._literal(block["default"])
-        if self._inputs is None:  # the root module: the tfvars Terraform reads by itself
-            for file in self.configuration.variables_files:
-                if file.path.name == "terraform.tfvars" or file.path.name.endswith(".auto.tfvars"):
-                    values.update({k: self._literal(v) for k, v in file.values.items()})
-        else:
+        if self._inputs is not None:
             values.update(self._inputs)
+            return values
+        for file in self._root_variables():
+            values.update({k: self._literal(v) for k, v in file.values.items()})
         return values
+
+    def _root_variables(self) -> list[hcl.AttributesFile]:
+        """In Terraform's order: terraform.tfvars, *.auto.tfvars, then the -var-file options."""
+        beside = self.configuration.variables_files  # sorted by name
+        automatic = [f for f in beside if f.path.name == "terraform.tfvars"]
+        automatic += [f for f in beside if f.path.name.endswith(".auto.tfvars")]
+        given = [file for path in self._variables_files for file in hcl.load(path).variables_files]
+        return automatic + given
 
     def _literal(self, raw: Value) -> Value:
         try:
@@ -102,7 +109,9 @@ class Module:
 
     def argument(self, kind: str, name: str, key: str | None, attribute: str) -> Value:
         """A resource's configured argument, with `each.key` bound for a `for_each` instance."""
-        bodies = [b.body for b in self._blocks("resource") if b.labels == (kind, name)]
+        bodies = [
+            b.body for b in self.configuration.of_kind("resource") if b.labels == (kind, name)
+        ]
         block = bodies[0] if bodies else None
         if block is None or attribute not in block:
             raise Unknown(f"{kind}.{name}.{attribute}")
@@ -142,7 +151,7 @@ class Module:
             if scope == "var" and name in self.variables and self.variables[name] is not None:
                 return self.variables[name]
             if scope == "local":
-                for block in self._blocks("locals"):
+                for block in self.configuration.of_kind("locals"):
                     if name in block.body:
                         return self.evaluate(block.body[name])
             if scope == "each" and name in self._each:

@@ -1,5 +1,10 @@
-# One root per environment; the roots are identical and differ only in terraform.tfvars and
-# backend.hcl (`terraform init -backend-config=backend.hcl`).
+# The one root of every environment. An environment is its variables and its state:
+# environments/<env>/terraform.tfvars and backend.hcl, with a working directory of its own, e.g.
+#   export TF_DATA_DIR=environments/staging/.terraform
+#   terraform init -backend-config=environments/staging/backend.hcl
+#   terraform plan -var-file=environments/staging/terraform.tfvars -out=tfplan
+# Never init without TF_DATA_DIR: a command that forgets it then finds no backend and stops,
+# instead of planning one environment's variables against another's state.
 
 terraform {
   required_version = ">= 1.11.0"
@@ -27,7 +32,7 @@ provider "aws" {
 }
 
 module "platform" {
-  source = "../../modules/platform"
+  source = "./modules/platform"
 
   environment          = var.environment
   region               = var.region

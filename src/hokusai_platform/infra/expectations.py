@@ -1,21 +1,21 @@
-"""Expectations of an AWS environment, read from its Terraform root.
+"""What a healthy environment looks like, read from its Terraform.
 
 The platform module's outputs (`namespace`, `cluster_name`, `ecs_services`) name what must
 exist; the module calls behind `ecs_services` give each service's port, log group and target
-group; the platform's variables give the registry host and the region; terraform.tfvars holds any
-fallback pinned with `hokusai endpoint pin`.
+group; the platform's variables give the registry host and the region; the environment's
+terraform.tfvars holds any fallback pinned with `hokusai endpoint pin`.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from hokusai_platform.doctor.expectations import Expectations, ServiceExpectation
-from hokusai_platform.doctor.terraform_values import Module, Unknown
 from hokusai_platform.infra import pin
 from hokusai_platform.infra.hcl import HclError
+from hokusai_platform.infra.layout import Environment
+from hokusai_platform.infra.values import Module, Unknown
 
 _MODULE_REFERENCE = re.compile(r"^\$\{module\.(\w+)\.")
 
@@ -24,26 +24,30 @@ class ExpectationError(Exception):
     """The environment's Terraform cannot say what to expect; the message says why."""
 
 
-def find_root(start: Path | None = None) -> Path:
-    """`deploy/terraform` in the current directory or a parent, else in this checkout."""
-    here = (start or Path.cwd()).resolve()
-    checkout = Path(__file__).resolve().parents[3]
-    for directory in (here, *here.parents, checkout):
-        candidate = directory / "deploy" / "terraform"
-        if candidate.is_dir():
-            return candidate
-    raise ExpectationError("no deploy/terraform here or above; pass --terraform-root")
+@dataclass(frozen=True)
+class ServiceExpectation:
+    """One platform service: its Cloud Map name and the ECS service that must register there."""
+
+    name: str  # the Cloud Map service, so the discovery name is `<name>.<namespace>`
+    ecs_service: str
+    port: int
+    log_group: str | None = None
+    target_group: str | None = None
 
 
-def environment_dir(root: Path, environment: str) -> Path:
-    directory = root / "environments" / environment
-    if not directory.is_dir():
-        known = sorted(p.name for p in (root / "environments").glob("*") if p.is_dir())
-        raise ExpectationError(
-            f"no environment {environment!r} in {root / 'environments'} "
-            f"(have: {', '.join(known) or 'none'})"
-        )
-    return directory
+@dataclass(frozen=True)
+class Expectations:
+    environment: str
+    namespace: str
+    services: tuple[ServiceExpectation, ...]
+    region: str | None = None
+    cluster: str | None = None
+    registry_host: str | None = None
+    # The fallback `hokusai endpoint pin` recorded in the environment's variables, if any.
+    pin: pin.Pin | None = None
+
+    def discovery_name(self, service: ServiceExpectation) -> str:
+        return f"{service.name}.{self.namespace}"
 
 
 def _platform(module: Module) -> Module:
@@ -76,21 +80,23 @@ def _service(platform: Module, name: str, raw: Any) -> ServiceExpectation:
     )
 
 
-def load(directory: Path) -> Expectations:
-    root = Module(directory)
+def load(environment: Environment) -> Expectations:
+    root = Module(environment.root, variables_files=(environment.variables_file,))
     try:
         platform = _platform(root)
         services = platform.named("output")["ecs_services"]["value"]
         return Expectations(
-            environment=str(platform.variables.get("environment") or directory.name),
+            environment=str(platform.variables.get("environment") or environment.name),
             namespace=str(platform.output("namespace")),
             cluster=str(platform.output("cluster_name")),
             services=tuple(_service(platform, name, raw) for name, raw in services.items()),
             region=platform.variables.get("region"),
             registry_host=platform.variables.get("registry_host"),
-            pin=pin.read(directory / pin.VARIABLES_FILE),
+            pin=pin.read(environment.variables_file),
         )
     except Unknown as exc:
-        raise ExpectationError(f"{directory}: cannot evaluate {exc} statically") from None
+        raise ExpectationError(
+            f"{environment.directory}: cannot evaluate {exc} statically"
+        ) from None
     except (HclError, pin.PinError) as exc:
         raise ExpectationError(str(exc)) from None

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from hokusai_platform.doctor.runner import LAYERS
+from hokusai_platform.doctor.check import LAYERS
+from hokusai_platform.infra.cli import terraform_root_option
 from hokusai_platform.stack.commands import data_dir_option
 
 LOCAL_LAYERS = ("http", "dns")
@@ -45,11 +46,7 @@ def _dns_servers(values: tuple[str, ...]) -> list[str]:
 )
 @click.option("--only", "only", metavar="LAYERS", help=f"Comma-separated: {','.join(LAYERS)}.")
 @click.option("--region", help="AWS region [default: the environment's, from Terraform].")
-@click.option(
-    "--terraform-root",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The Terraform tree [default: deploy/terraform of this checkout].",
-)
+@terraform_root_option
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option(
@@ -85,8 +82,8 @@ def doctor(
 
     \b
     Exit status: 0 all ok (or skipped), 1 warnings only, 2 failures.
-    Expectations (cluster, services, namespace, registry host) come from
-    deploy/terraform/environments/<env>; AWS_ENDPOINT_URL is honoured.
+    Expectations (cluster, services, namespace, registry host) come from the
+    Terraform root with environments/<env>/terraform.tfvars; AWS_ENDPOINT_URL is honoured.
 
     \b
     Examples:
@@ -94,15 +91,15 @@ def doctor(
       hokusai doctor --env production --only http,dns --dns-server 10.0.0.2:53
       hokusai doctor --local --watch 5
     """
-    from hokusai_platform.doctor import run
+    from hokusai_platform.doctor import report
 
     if local == (environment is not None):
         raise click.UsageError("give either --env ENV or --local")
     layers = _layers(only)
     if local and layers and set(layers) - set(LOCAL_LAYERS):
         raise click.UsageError("--local checks the http and dns layers only")
-    code = run.main(
-        run.Options(
+    code = report.main(
+        report.Options(
             environment=environment,
             local=local,
             url=url,
