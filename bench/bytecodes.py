@@ -13,7 +13,11 @@ its body has arrived, whether MLflow's head and body reach the gateway in one re
 They are not time, since a bytecode that calls into C can cost a hundred plain ones, but they
 show what a change to the hot path removed or added.
 
-    .venv/bin/python bench/bytecodes.py [--requests 300] [--top 30]
+With `--key`, the gateway enforces keys (no Redis: no rate limits) and the requests are
+GET /api/mlflow/api/2.0/mlflow/experiments/get?experiment_id=0 with a write key that has no
+grants: the boundary's own cost, scope and grants included.
+
+    .venv/bin/python bench/bytecodes.py [--requests 300] [--top 30] [--key]
 """
 
 from __future__ import annotations
@@ -42,13 +46,28 @@ HEADERS = {
     "Connection": "keep-alive",
 }
 PATH = "/api/mlflow/version"
+KEYED_PATH = "/api/mlflow/api/2.0/mlflow/experiments/get?experiment_id=0"
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="requests counted (300)")
     parser.add_argument("--top", type=int, default=30, help="functions listed (30)")
+    parser.add_argument("--key", action="store_true", help="keys enforced, a write key")
     return parser.parse_args()
+
+
+def _keyed(root: Path) -> tuple[dict[str, str], str]:
+    """A keys database with one write key and no grants: the environment and the key."""
+    from hokusai_platform.keys.rates import Rate
+    from hokusai_platform.keys.scopes import Scope
+    from hokusai_platform.keys.store import KeyStore
+
+    url = f"sqlite:///{root / 'keys.db'}"
+    store = KeyStore.open(url)
+    secret = store.create("bench", Scope.WRITE, Rate(1_000_000, 60)).secret
+    store.close()
+    return {"HOKUSAI_AUTH": "required", "HOKUSAI_DATABASE_URL": url}, secret
 
 
 def _traced_gateway(counts_path: str, argv: list[str]) -> None:
@@ -109,6 +128,12 @@ def main() -> None:
             "HOKUSAI_ACCESS_LOG": "1",
             "HOKUSAI_DRAIN_SECONDS": "0",
         }
+        path, headers = PATH, HEADERS
+        if args.key:
+            keyed, secret = _keyed(root)
+            env.update(keyed)
+            env.pop("REDIS_URL", None)
+            path, headers = KEYED_PATH, {**HEADERS, "Authorization": f"Bearer {secret}"}
         argv = [sys.executable, __file__, TRACED, str(counts_path), "serve"]
         gateway = subprocess.Popen(
             [*argv, "--port", str(gateway_port)],
@@ -122,10 +147,10 @@ def main() -> None:
                 f"{base}/health/live", timeout=30, process=gateway, log=root / "gateway.log"
             )
             connections = [http.client.HTTPConnection("127.0.0.1", gateway_port) for _ in "ab"]
-            _send(connections, 200)  # warm: pooled connections, caches, lazy imports
+            _send(connections, 200, path, headers)  # warm: pooled connections, caches, imports
             gateway.send_signal(signal.SIGUSR1)
             time.sleep(0.5)
-            _send(connections, args.requests)
+            _send(connections, args.requests, path, headers)
             gateway.send_signal(signal.SIGUSR2)
             _wait_for(counts_path)
         finally:
@@ -135,14 +160,19 @@ def main() -> None:
     _report(counts["bytecodes"], counts["calls"], args.requests, args.top)
 
 
-def _send(connections: list[http.client.HTTPConnection], requests: int) -> None:
+def _send(
+    connections: list[http.client.HTTPConnection],
+    requests: int,
+    path: str,
+    headers: dict[str, str],
+) -> None:
     for number in range(requests):
         connection = connections[number % len(connections)]
-        connection.request("GET", PATH, headers=HEADERS)
+        connection.request("GET", path, headers=headers)
         response = connection.getresponse()
         response.read()
         if response.status != 200:
-            sys.exit(f"bench: GET {PATH} answered {response.status}")
+            sys.exit(f"bench: GET {path} answered {response.status}")
 
 
 def _wait_for(path: Path) -> None:

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hokusai_platform.keys.scopes import ADMIN, API_FAMILIES, READ, ROUTES, WRITE, Scope
+from hokusai_platform.gateway.routes import ROUTES
+from hokusai_platform.keys.scopes import ADMIN, API_FAMILIES, READ, WRITE, Scope
 
 
 def _example(rule: str) -> str:
@@ -35,7 +36,7 @@ def test_the_installed_mlflow_has_routes_in_every_family() -> None:
 @pytest.mark.parametrize(("method", "path"), MLFLOW_ROUTES)
 def test_every_mlflow_route_is_classified(method: str, path: str) -> None:
     assert ROUTES.find(method, path) is not None or ROUTES.required(method, path) is None, (
-        f"{method} {path} is not in hokusai_platform/keys/scopes.py: decide its scope"
+        f"{method} {path} is not in hokusai_platform/keys/gateway/routes.py: decide its scope"
     )
 
 

@@ -9,7 +9,8 @@ import pytest
 from support.echo_upstream import EchoUpstream
 from support.secured import Keys, request
 
-from hokusai_platform.keys.scopes import READ, ROUTES
+from hokusai_platform.gateway.routes import ROUTES
+from hokusai_platform.keys.scopes import READ
 
 
 def _example(rule: str) -> str:

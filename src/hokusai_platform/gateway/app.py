@@ -20,6 +20,7 @@ from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.exchange import Exchange
 from hokusai_platform.gateway.health import MlflowHealth
 from hokusai_platform.gateway.login import Login
+from hokusai_platform.gateway.lookups import Lookups
 from hokusai_platform.gateway.openapi import openapi_json
 from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
@@ -88,7 +89,7 @@ class Gateway:
         self.health = MlflowHealth(
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
         )
-        self.guard = Guard(settings)
+        self.guard = Guard(settings, Lookups(self.upstream, self.client))
         self.key_admin = key_admin.handler(self.guard)
         self._access_log = AccessLog() if settings.access_log else None
         self._request_id = RequestIds()  # made in each worker: forked ones get their own

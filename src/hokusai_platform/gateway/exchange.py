@@ -14,8 +14,10 @@ a protocol-level object could only hold untyped.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from hokusai_platform.discovery.endpoint import Endpoint
-from hokusai_platform.http.messages import Request
+from hokusai_platform.http.messages import AnyResponse, Request
 from hokusai_platform.keys.store import KeyInfo
 
 
@@ -30,3 +32,7 @@ class Exchange:
         self.endpoint: Endpoint | None = None  # the MLflow endpoint tried last
         # Set on whatever answers the request, whole or streamed: its id, its rate limit.
         self.response_headers = [("X-Request-ID", request_id)]
+
+
+Forward = Callable[[Exchange], Awaitable[AnyResponse]]
+"""What sends an exchange's request on to MLflow once it has passed the gateway's checks."""

@@ -31,7 +31,7 @@ from hokusai_platform.keys.errors import KeyRevoked, UnknownKey
 from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.rates import DEFAULT_RATE, Rate, parse_rate
 from hokusai_platform.keys.scopes import Scope
-from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore
+from hokusai_platform.keys.store import Caller, IssuedKey, KeyInfo, KeyStore
 
 log = logging.getLogger("hokusai.key_admin")
 
@@ -216,10 +216,10 @@ class KeyAdmin:
         refusal = self._guard.screen(request, request_id)
         if refusal is not None:
             return refusal
-        caller = await self._guard.identify(request, request_id, self._authenticator)
-        if not isinstance(caller, KeyInfo):
-            return caller
-        exchange.key = caller
+        identified = await self._guard.identify(request, request_id, self._authenticator)
+        if not isinstance(identified, Caller):
+            return identified
+        caller = exchange.key = identified.key
         found = self._find(request)
         refusal = await self._guard.authorise(exchange, caller, Scope.ADMIN, request.path)
         if isinstance(found, Response):

@@ -4,8 +4,9 @@ In order, for every request under /api/mlflow: no key in the URL; a `Host` we se
 `HOKUSAI_ALLOWED_HOSTS` lists them); a valid key, or a browser session standing for one
 (unless the route is public: MLflow's `version` and `health`); for a session, a request from
 the gateway's own pages (gateway/sessions.py); a scope that covers the route; the key's rate
-limit; a body within its size limit. Only then is the request forwarded. Every request made
-with a valid key leaves one audit line.
+limit; a body within its size limit; the key's grants on what the route names
+(gateway/enforcement.py). Only then is the request forwarded. Every request made with a valid
+key leaves one audit line.
 
 Why a request was refused is logged with its request id; the caller learns only the status.
 """
@@ -14,14 +15,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from functools import partial
 
 from prometheus_client import Counter
 
 from hokusai_platform import ratelimit
 from hokusai_platform.audit import AuditLog
 from hokusai_platform.gateway import errors
-from hokusai_platform.gateway.exchange import Exchange
+from hokusai_platform.gateway.enforcement import Enforcer
+from hokusai_platform.gateway.exchange import Exchange, Forward
+from hokusai_platform.gateway.lookups import Lookups
+from hokusai_platform.gateway.routes import ROUTES
 from hokusai_platform.gateway.sessions import (
     CURRENT_USER_PATHS,
     SAFE_METHODS,
@@ -38,9 +42,10 @@ from hokusai_platform.keys.auth import (
     presented_key,
     reject_key_in_query,
 )
-from hokusai_platform.keys.scopes import ROUTES, Scope, route_family
+from hokusai_platform.keys.grants import Resource
+from hokusai_platform.keys.scopes import Scope, route_family
 from hokusai_platform.keys.sessions import SessionStore
-from hokusai_platform.keys.store import KeyInfo, KeyStore
+from hokusai_platform.keys.store import Caller, KeyInfo, KeyStore
 from hokusai_platform.ratelimit import RateLimiter
 from hokusai_platform.settings import Settings
 
@@ -58,8 +63,6 @@ _ARTIFACT_UPLOAD_MARKERS = ("/mlflow-artifacts/", "/upload-artifact")
 
 REFUSED = Counter("hokusai_requests_refused_total", "Requests refused at the boundary", ["reason"])
 
-Forward = Callable[[Exchange], Awaitable[AnyResponse]]
-
 
 def prepare(settings: Settings) -> None:
     """Once per server, before workers start: bring the keys database schema up to date."""
@@ -76,15 +79,19 @@ def _host_name(host: str) -> str:
 
 
 class Guard:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, lookups: Lookups) -> None:
         self._settings = settings
         self._allowed_hosts = frozenset(settings.allowed_hosts)
         self.authenticator: Authenticator | None = None
         self.sessions: Sessions | None = None
+        self.enforcer: Enforcer | None = None
         if settings.auth_required:
             store = KeyStore(database.create(settings.database_url))
             self.authenticator = Authenticator(store, cache_seconds=settings.key_cache_seconds)
             self.sessions = Sessions(SessionStore(store.engine), self.authenticator, settings)
+            self.enforcer = Enforcer(
+                lookups, self._grant_owner, self._refuse, settings.max_json_body_bytes
+            )
         self.limiter: RateLimiter = ratelimit.connect(
             settings.redis_url, timeout=settings.redis_timeout
         )
@@ -115,18 +122,21 @@ class Guard:
         if (
             self.authenticator is None
             or self.sessions is None
-            or (required := ROUTES.required(request.method, mlflow_path)) is None
+            or self.enforcer is None
+            or (route := ROUTES.route(request.method, mlflow_path)) is None
         ):
             refusal = self._size_refusal(request, request_id, mlflow_path)
             return refusal if refusal is not None else await forward(exchange)
         session = session_id(request)
-        key = await self.identify(request, request_id, self.authenticator, self.sessions, session)
-        if not isinstance(key, KeyInfo):
-            return key
-        exchange.key = key
+        caller = await self.identify(
+            request, request_id, self.authenticator, self.sessions, session
+        )
+        if not isinstance(caller, Caller):
+            return caller
+        key = exchange.key = caller.key
         refusal = self._cross_origin(request, request_id, self.sessions, session, mlflow_path)
         if refusal is None:
-            refusal = await self.authorise(exchange, key, required, mlflow_path)
+            refusal = await self.authorise(exchange, key, route.scope, mlflow_path)
         if refusal is None:
             refusal = self._size_refusal(request, request_id, mlflow_path)
         response: AnyResponse
@@ -134,8 +144,13 @@ class Guard:
             response = refusal
         elif mlflow_path in CURRENT_USER_PATHS and request.method in ("GET", "HEAD"):
             response = current_user(key)
-        else:
+        elif caller.access.unrestricted and route.rule.action is None:
             response = await forward(exchange)
+        else:
+            refresh = partial(self._fresh, request, self.authenticator, self.sessions, session)
+            response = await self.enforcer.handle(
+                exchange, caller, route, mlflow_path, refresh, forward
+            )
         self._record(exchange, key, mlflow_path, response)
         return response
 
@@ -158,15 +173,15 @@ class Guard:
         authenticator: Authenticator,
         sessions: Sessions | None = None,
         session: str | None = None,
-    ) -> KeyInfo | Response:
-        """The valid key the request presents, or that its browser session stands for; else
-        a person's way to the login page, or the 401 to answer."""
+    ) -> Caller | Response:
+        """The valid key the request presents, or that its browser session stands for, with
+        its grants; else a person's way to the login page, or the 401 to answer."""
         try:
             if sessions is None or session is None:
-                return await authenticator.authenticate(
+                return await authenticator.identify(
                     presented_key(request.headers, request.headers.getall("Authorization", []))
                 )
-            return await sessions.authenticate(session)
+            return await sessions.identify(session)
         except Unauthenticated as exc:
             if sessions is not None and (to_login := sessions.to_login(request)) is not None:
                 return to_login
@@ -181,6 +196,28 @@ class Guard:
             for challenge in CHALLENGES if session is None else CHALLENGES[:1]:
                 refusal.headers.add("WWW-Authenticate", challenge)
             return refusal
+
+    async def _fresh(
+        self,
+        request: Request,
+        authenticator: Authenticator,
+        sessions: Sessions,
+        session: str | None,
+    ) -> Caller | None:
+        """The key and its grants as the database has them now; None if it is no longer valid."""
+        try:
+            if session is None:
+                return await authenticator.identify(
+                    presented_key(request.headers, request.headers.getall("Authorization", [])),
+                    fresh=True,
+                )
+            return await sessions.identify(session, fresh=True)
+        except Unauthenticated:
+            return None
+
+    async def _grant_owner(self, key_id: str, resource: Resource) -> None:
+        assert self.authenticator is not None
+        await self.authenticator.in_store(lambda store: store.grants.grant_owner(key_id, resource))
 
     def _cross_origin(
         self,

@@ -140,8 +140,12 @@ class Sessions:
 
     async def authenticate(self, session: str) -> KeyInfo:
         """The key a live session stands for; else `Unauthenticated`."""
+        return (await self.identify(session)).key
+
+    async def identify(self, session: str, *, fresh: bool = False) -> Caller:
+        """The key a live session stands for, with its grants; else `Unauthenticated`."""
         try:
-            return await self._sessions.authenticate(session)
+            return await self._sessions.identify(session, fresh=fresh)
         except Unauthenticated as exc:
             raise Unauthenticated(f"session cookie: {exc}") from None
 

@@ -86,6 +86,9 @@ class Access:
     version: int  # the key's `grants_version` it was built from
     default: Level
     bypass: bool  # admin scope
+    # Nothing here takes away what the scope gives: admin, or a default and every grant at
+    # least the scope's level. The gateway then checks the scope alone, as before grants.
+    unrestricted: bool
     _key_experiments: _Rules
     _team_experiments: _Rules
     _key_models: _Rules
@@ -103,7 +106,11 @@ class Access:
         """From the key's own grants and its teams' (grants to other keys are an error)."""
         key_experiments, team_experiments = _RulesBuilder(), _RulesBuilder()
         key_models, team_models = _RulesBuilder(), _RulesBuilder()
+        floor = scope_default(scope)
+        level = scope_default(scope) if default is None else default
+        unrestricted = level >= floor
         for grant in grants:
+            unrestricted = unrestricted and grant.level >= floor
             principal = grant.principal
             experiment = grant.resource.kind is ResourceKind.EXPERIMENT
             if principal.kind is PrincipalKind.TEAM:
@@ -115,8 +122,9 @@ class Access:
         return cls(
             key_id=key_id,
             version=version,
-            default=scope_default(scope) if default is None else default,
+            default=level,
             bypass=scope is Scope.ADMIN,
+            unrestricted=unrestricted or scope is Scope.ADMIN,
             _key_experiments=key_experiments.build(),
             _team_experiments=team_experiments.build(),
             _key_models=key_models.build(),

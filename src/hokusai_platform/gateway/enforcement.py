@@ -1,0 +1,246 @@
+"""Grants, enforced on the route table's rules.
+
+A key whose grants never take away what its scope gives (`Access.unrestricted`: admin, or a
+default of its scope's level and no grant below it) is not looked at again: its scope already
+decided, as before grants existed. For any other key, every id the route names is read where
+MLflow reads it (gateway/request_names.py), led to its experiment or registered model
+(gateway/lookups.py) and checked against the level the route needs: 403 below it, 400 when the
+request names its resource ambiguously, 404 when MLflow does not know it. Before refusing, the
+key's grants are read afresh once: a grant made a moment ago (the ownership of what the key just
+created, perhaps through another process) counts at once. Its searches are filtered
+(gateway/search_filter.py).
+
+For every key: creating an experiment or a registered model grants the creator MANAGE on it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from hokusai_platform.gateway import errors
+from hokusai_platform.gateway.exchange import Exchange, Forward
+from hokusai_platform.gateway.lookups import LookupFailed, Lookups
+from hokusai_platform.gateway.request_names import (
+    BodyTooLarge,
+    Contradiction,
+    Named,
+    RequestNames,
+    read_body,
+)
+from hokusai_platform.gateway.routes import Route
+from hokusai_platform.gateway.rules import SEARCHES, Action, Kind, Source
+from hokusai_platform.gateway.search_filter import Search, filtered_search
+from hokusai_platform.http.messages import AnyResponse, Request, Response
+from hokusai_platform.keys.access import Access, ExperimentNameNeeded
+from hokusai_platform.keys.grants import Level, Resource
+from hokusai_platform.keys.store import Caller
+
+log = logging.getLogger("hokusai.grants")
+
+PERMISSION_DENIED = "PERMISSION_DENIED"
+RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+
+Refresh = Callable[[], Awaitable[Caller | None]]
+GrantOwner = Callable[[str, Resource], Awaitable[object]]
+Refuse = Callable[[str, str, int, str, str], Response]
+
+
+class NotFound(LookupError):
+    """MLflow does not know the run, logged model, trace or experiment named."""
+
+
+class Enforcer:
+    def __init__(
+        self, lookups: Lookups, grant_owner: GrantOwner, refuse: Refuse, max_json_body_bytes: int
+    ) -> None:
+        self._lookups = lookups
+        self._grant_owner = grant_owner
+        self._refuse = refuse
+        self._max_body = max_json_body_bytes
+
+    async def handle(
+        self,
+        exchange: Exchange,
+        caller: Caller,
+        route: Route,
+        mlflow_path: str,
+        refresh: Refresh,
+        forward: Forward,
+    ) -> AnyResponse:
+        request, request_id = exchange.request, exchange.id
+        action = route.rule.action
+        if not caller.access.unrestricted:
+            try:
+                refusal = await self._check(request, request_id, caller, route, refresh)
+                if refusal is not None:
+                    return refusal
+                if action in SEARCHES:
+                    assert action is not None
+                    return await self._search(request, caller.access, action, mlflow_path)
+            except Contradiction as exc:
+                return self._refuse(
+                    request_id, "ambiguous", 400, errors.INVALID_PARAMETER_VALUE, str(exc)
+                )
+            except BodyTooLarge as exc:
+                return self._refuse(
+                    request_id, "too_large", 413, errors.REQUEST_TOO_LARGE, str(exc)
+                )
+            except NotFound as exc:
+                return self._refuse(request_id, "not_found", 404, RESOURCE_DOES_NOT_EXIST, str(exc))
+            except LookupFailed as exc:
+                return self._refuse(request_id, "lookup", 502, errors.BAD_GATEWAY, str(exc))
+        forgotten = (
+            await self._named_experiments(request, route)
+            if action is Action.FORGET_EXPERIMENT
+            else ()
+        )
+        response = await forward(exchange)
+        if response.status == 200 and action is not None:
+            for experiment_id in forgotten:
+                self._lookups.forget_experiment(experiment_id)
+            if action in (Action.OWN_EXPERIMENT, Action.OWN_MODEL) and isinstance(
+                response, Response
+            ):
+                await self._own(caller, action, response.body, request_id)
+        return response
+
+    async def _check(
+        self, request: Request, request_id: str, caller: Caller, route: Route, refresh: Refresh
+    ) -> Response | None:
+        rule = route.rule
+        if not rule.ruled:
+            return self._refuse(
+                request_id,
+                "grants",
+                403,
+                PERMISSION_DENIED,
+                f"key {caller.key.id} has per-resource grants, and {request.method} "
+                f"{request.path} names a resource no grant rule covers yet: it needs an admin key",
+            )
+        named = [(await self._names(request, route)).read(names) for names in rule.names]
+        access = caller.access
+        for attempt in range(2):
+            denial = await self.denial(access, named)
+            if denial is None:
+                return None
+            fresh = await refresh() if attempt == 0 else None
+            if fresh is None:
+                break
+            access = fresh.access
+        return self._refuse(
+            request_id, "grants", 403, PERMISSION_DENIED, f"key {caller.key.id} {denial}"
+        )
+
+    async def _names(self, request: Request, route: Route) -> RequestNames:
+        reads_body = request.method != "GET" and any(
+            names.source is Source.MESSAGE for names in route.rule.names
+        )
+        if request.method == "GET" and request.body is not None and route.rule.names:
+            raise Contradiction("a GET names its resource in the query string, not a body")
+        body = await read_body(request, self._max_body) if reads_body else None
+        return RequestNames(request, route.params, body)
+
+    async def _named_experiments(self, request: Request, route: Route) -> tuple[str, ...]:
+        try:
+            names = await self._names(request, route)
+            return tuple(i for n in route.rule.names for i in names.read(n).ids)
+        except (Contradiction, BodyTooLarge):
+            return ()  # MLflow refuses what it cannot read either
+
+    async def denial(self, access: Access, named: list[Named]) -> str | None:
+        """Why `access` falls short of what `named` needs; None if it does not."""
+        for names in named:
+            for resource_id in names.ids:
+                level = await self._level(access, names.kind, resource_id)
+                if level < names.level:
+                    return (
+                        f"has {level.name} on {names.kind.value} {resource_id!r}; "
+                        f"this needs {names.level.name}"
+                    )
+        return None
+
+    async def _level(self, access: Access, kind: Kind, resource_id: str) -> Level:
+        if kind is Kind.MODEL:
+            return access.for_model(resource_id)
+        if kind is Kind.EXPERIMENT:
+            return await self.experiment_level(access, resource_id)
+        if kind is Kind.EXPERIMENT_NAME:
+            experiment_id = await self._lookups.experiment_id(resource_id)
+            if experiment_id is None:
+                raise NotFound(f"no experiment named {resource_id!r}")
+            return access.for_experiment(experiment_id, resource_id)
+        experiment_id = await self._lookups.experiment_of(kind, resource_id)
+        if experiment_id is None:
+            raise NotFound(f"no {kind.value} {resource_id!r}")
+        return await self.experiment_level(access, experiment_id)
+
+    async def experiment_level(
+        self, access: Access, experiment_id: str, name: str | None = None
+    ) -> Level:
+        """The level on an experiment, its name asked of MLflow only if a prefix grant needs it."""
+        try:
+            return access.for_experiment(experiment_id, name)
+        except ExperimentNameNeeded:
+            name = await self._lookups.experiment_name(experiment_id)
+            if name is None:
+                raise NotFound(f"no experiment {experiment_id!r}") from None
+            return access.for_experiment(experiment_id, name)
+
+    async def _search(
+        self, request: Request, access: Access, action: Action, mlflow_path: str
+    ) -> Response:
+        if request.method == "GET" and request.body is not None:
+            raise Contradiction("a GET search takes its parameters in the query string")
+        body = b"" if request.method == "GET" else await read_body(request, self._max_body)
+        search = Search(request.method, mlflow_path, request.query_string, body)
+        readable = partial(self._readable, access, action)
+        status, answer = await filtered_search(search, action, readable, self._lookups.call)
+        return Response(status=status, body=answer, content_type="application/json")
+
+    async def _readable(self, access: Access, action: Action, item: dict[str, object]) -> bool:
+        if action in (Action.SEARCH_MODELS, Action.SEARCH_VERSIONS):
+            name = item.get("name")
+            return isinstance(name, str) and access.for_model(name) >= Level.READ
+        if action is Action.SEARCH_EXPERIMENTS:
+            experiment_id, name = item.get("experiment_id"), item.get("name")
+            if isinstance(experiment_id, str) and isinstance(name, str):
+                self._lookups.remember_name(experiment_id, name)
+        else:
+            info = item.get("info")
+            info = info if isinstance(info, dict) else {}
+            experiment_id, name = info.get("experiment_id"), None
+            run_id = info.get("run_id")
+            if isinstance(run_id, str) and isinstance(experiment_id, str):
+                self._lookups.remember_parent(Kind.RUN, run_id, experiment_id)
+        if not isinstance(experiment_id, str):
+            return False
+        try:
+            level = await self.experiment_level(
+                access, experiment_id, name if isinstance(name, str) else None
+            )
+        except NotFound:
+            return False
+        return level >= Level.READ
+
+    async def _own(self, caller: Caller, action: Action, body: bytes, request_id: str) -> None:
+        try:
+            answer = json.loads(body)
+            if action is Action.OWN_EXPERIMENT:
+                resource = Resource.experiment(answer["experiment_id"])
+            else:
+                resource = Resource.model(answer["registered_model"]["name"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("created, but no id in MLflow's answer", extra={"request_id": request_id})
+            return
+        try:
+            await self._grant_owner(caller.key.id, resource)
+        except Exception:
+            log.exception("ownership not granted", extra={"request_id": request_id})
+            return
+        log.info(
+            "ownership granted",
+            extra={"request_id": request_id, "key_id": caller.key.id, "resource": str(resource)},
+        )
