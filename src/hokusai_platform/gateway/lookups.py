@@ -19,7 +19,8 @@ from urllib.parse import quote, urlencode
 from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.gateway import workspaces
 from hokusai_platform.gateway.rules import Kind
-from hokusai_platform.gateway.upstream import UpstreamClient, UpstreamError
+from hokusai_platform.http.client import Client
+from hokusai_platform.http.errors import ClientError
 from hokusai_platform.keys.resource_cache import ResourceCache
 
 _FIELDS = b"Accept: application/json\r\nContent-Type: application/json\r\n"
@@ -36,7 +37,7 @@ class Lookups:
     def __init__(
         self,
         cluster: Cluster,
-        client: UpstreamClient,
+        client: Client,
         *,
         max_entries: int = 100_000,
         name_seconds: float = NAME_SECONDS,
@@ -62,12 +63,12 @@ class Lookups:
             raise LookupFailed(f"upstream {self._cluster.target}: no usable endpoint")
         fields = _FIELDS if workspace is None else _FIELDS + workspaces.field(workspace)
         try:
-            answer = await self._client.send(endpoint, method, target, fields, body)
+            answer = await self._client.send(endpoint.address, method, target, fields, body)
             try:
                 return answer.status, await answer.read()
             finally:
                 answer.close()
-        except UpstreamError as exc:
+        except ClientError as exc:
             raise LookupFailed(f"upstream {endpoint.authority}: {exc}") from exc
 
     async def _get(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from hokusai_platform.gateway.http import Request
+from hokusai_platform.http.messages import Request
 
 HEADER = b"X-MLFLOW-WORKSPACE"
 _NAME = HEADER.lower()
