@@ -96,6 +96,9 @@ def test_searches_and_creations_carry_their_action() -> None:
         assert route is not None and route.rule.action is not None
     route = ROUTES.route("POST", "/api/2.0/mlflow/experiments/create")
     assert route is not None and route.rule.action is Action.OWN_EXPERIMENT
+    for method in ("GET", "POST"):
+        route = ROUTES.route(method, "/graphql")
+        assert route is not None and route.rule.action is Action.GRAPHQL
 
 
 def test_an_unlisted_route_needs_admin_and_is_unruled() -> None:

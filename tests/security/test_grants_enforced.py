@@ -235,6 +235,78 @@ def test_the_stock_client_is_refused_on_bob_s_things(alice: MlflowClient, world:
             attempt()
 
 
+# What the MLflow 3 UI asks of /graphql for a run's page and a run list, shortened.
+UI_GET_RUN = """
+query GetRun($data: MlflowGetRunInput!) @component(name: "MLflow.ExperimentRunTracking") {
+  mlflowGetRun(input: $data) {
+    apiError { code message }
+    run {
+      info { runUuid experimentId }
+      experiment { experimentId name }
+      modelVersions { status version name source }
+    }
+  }
+}
+"""
+UI_SEARCH_RUNS = """
+query SearchRuns($data: MlflowSearchRunsInput!) {
+  mlflowSearchRuns(input: $data) { runs { info { runUuid } } }
+}
+"""
+
+
+def test_the_ui_s_graphql_gets_her_run_and_is_refused_bob_s(
+    alice: MlflowClient, world: World, mlflow_url: str
+) -> None:
+    experiment_id = alice.create_experiment("alice-graphql")
+    run_id = alice.create_run(experiment_id).info.run_id
+    alice.create_registered_model("alice-graphql-model")
+    alice.create_model_version("alice-graphql-model", f"runs:/{run_id}/model", run_id=run_id)
+    # A version of Bob's model made from her run: MLflow lists it among her run's versions.
+    direct = MlflowClient(mlflow_url, registry_uri=mlflow_url)
+    direct.create_model_version(world.bob.model, f"runs:/{run_id}/model", run_id=run_id)
+
+    def graphql(query: str, data: dict[str, object]) -> tuple[int, Any]:
+        status, _, answer = exchange(
+            world.api.removesuffix("/api/mlflow"),
+            "POST",
+            "/api/mlflow/graphql",
+            {"Authorization": f"Bearer {world.alice}", "Content-Type": "application/json"},
+            json.dumps({"query": query, "variables": {"data": data}}).encode(),
+        )
+        return status, json.loads(answer)
+
+    status, answer = graphql(UI_GET_RUN, {"runId": run_id})
+    assert status == 200, answer
+    got = answer["data"]["mlflowGetRun"]["run"]
+    assert (got["info"]["runUuid"], got["experiment"]["name"]) == (run_id, "alice-graphql")
+    assert [v["name"] for v in got["modelVersions"]] == ["alice-graphql-model"]
+    status, answer = graphql(UI_SEARCH_RUNS, {"experimentIds": [experiment_id]})
+    assert status == 200, answer
+    assert [r["info"]["runUuid"] for r in answer["data"]["mlflowSearchRuns"]["runs"]] == [run_id]
+    for query, data, refusal in (
+        (UI_GET_RUN, {"runId": world.bob.run_id}, (403, "PERMISSION_DENIED")),
+        (
+            UI_GET_RUN,
+            {"runId": run_id, "runUuid": world.bob.run_id},
+            (400, "INVALID_PARAMETER_VALUE"),
+        ),
+        (
+            UI_SEARCH_RUNS,
+            {"experimentIds": [experiment_id, world.bob.experiment_id]},
+            (403, "PERMISSION_DENIED"),
+        ),
+    ):
+        status, answer = graphql(query, data)
+        assert (status, answer.get("error_code")) == refusal, answer
+    status, answer = graphql(
+        "query Q($data: MlflowSearchModelVersionsInput) "
+        "{ mlflowSearchModelVersions(input: $data) { modelVersions { name } } }",
+        {"filter": f"name='{world.bob.model}'"},
+    )
+    assert (status, answer["error_code"]) == (403, "PERMISSION_DENIED")
+
+
 @pytest.mark.parametrize(
     ("method", "target", "body"),
     [

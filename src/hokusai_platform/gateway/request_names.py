@@ -133,10 +133,23 @@ def _as_ids(field: str, value: object, many: bool) -> list[str]:
 class RequestNames:
     """What one request names, read once; `body` is None when MLflow reads none."""
 
-    def __init__(self, request: Request, params: dict[str, str], body: bytes | None) -> None:
+    def __init__(
+        self, query_string: str, params: dict[str, str], message: dict[str, object] | None
+    ) -> None:
         self._params = params
-        self._query = _Query(request.query_string)
-        self._body = None if body is None else message_json(body)
+        self._query = _Query(query_string)
+        self._body = message
+
+    @classmethod
+    def of_request(
+        cls, request: Request, params: dict[str, str], body: bytes | None
+    ) -> RequestNames:
+        return cls(request.query_string, params, None if body is None else message_json(body))
+
+    @classmethod
+    def of_message(cls, message: dict[str, object]) -> RequestNames:
+        """A message MLflow builds itself (a GraphQL field's `input`), read as a JSON body."""
+        return cls("", {}, message)
 
     def read(self, names: Names) -> Named:
         ids = self._ids(names)

@@ -287,9 +287,10 @@ ROOT_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("GET", "/build/{path}", READ, NONE),
     ("GET", "/get-artifact", READ, needs(run(R, Source.QUERY))),
     ("GET", "/model-versions/get-artifact", READ, needs(model(R, Source.QUERY))),
-    # MLflow's GraphQL "mutations" are searches (searchRuns, searchDatasets) and an echo.
-    ("GET", "/graphql", READ, UNRULED),
-    ("POST", "/graphql", READ, UNRULED),
+    # MLflow's GraphQL "mutations" are searches (searchRuns, searchDatasets) and an echo; each
+    # root field is read as its REST route (gateway/graphql_names.py).
+    ("GET", "/graphql", READ, act(Action.GRAPHQL)),
+    ("POST", "/graphql", READ, act(Action.GRAPHQL)),
     # MLflow registers this search without the slash after the version, too.
     ("POST", "/api/2.0mlflow/experiments/search-datasets", READ, UNRULED),
     ("POST", "/ajax-api/2.0mlflow/experiments/search-datasets", READ, UNRULED),

@@ -44,6 +44,7 @@ class Action(enum.Enum):
     OWN_EXPERIMENT = "own experiment"  # the creator gets MANAGE (every key)
     OWN_MODEL = "own registered model"
     FORGET_EXPERIMENT = "forget experiment"  # its name or id may change: drop cached mappings
+    GRAPHQL = "graphql"  # each root field read as the REST route it stands for
 
 
 SEARCHES = frozenset(
