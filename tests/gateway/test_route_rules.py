@@ -41,7 +41,10 @@ def test_each_rule_reads_where_the_route_can_carry_it(
         if names.source is Source.PATH:
             assert all(f"{{{field}}}" in path for field in names.fields), (method, path)
         if names.level is Level.MANAGE:
-            assert method == "DELETE" or re.search(r"/(delete|restore)$", path), (method, path)
+            assert method == "DELETE" or re.search(r"/(delete|restore)(-traces)?$", path), (
+                method,
+                path,
+            )
         if method == "GET":
             assert names.level is Level.READ, (method, path)
 

@@ -163,6 +163,18 @@ def _value(names: Names, bob: Bob) -> str:
     }[names.kind]
 
 
+def _nest(body: dict[str, object], field: str, value: object) -> None:
+    """`value` at a dotted field; a repeated message's (`locations[].…`) in a one-item list."""
+    head, _, rest = field.partition(".")
+    if not rest:
+        body[head] = value
+        return
+    inner: dict[str, object] = {}
+    values = value if isinstance(value, list) else [value]
+    body[head.removesuffix("[]")] = [inner] if head.endswith("[]") else inner
+    _nest(inner, rest, values[0] if head.endswith("[]") else value)
+
+
 def _aimed_at_bob(method: str, path: str, rule: Rule, bob: Bob) -> tuple[str, bytes]:
     """The route's target and body, naming Bob's resources wherever MLflow reads them."""
     params: dict[str, str] = {}
@@ -176,7 +188,7 @@ def _aimed_at_bob(method: str, path: str, rule: Rule, bob: Bob) -> tuple[str, by
         elif names.source is Source.QUERY or method == "GET":
             query.append((field, value))
         else:
-            body[field] = [value] if names.many else value
+            _nest(body, field, [value] if names.many else value)
     filled = re.sub(r"\{(\w+)\}", lambda m: params.get(m[1], "x1"), path)
     target = (
         ("/api/mlflow/api/2.0/" + filled) if not path.startswith("/") else "/api/mlflow" + filled
@@ -305,6 +317,60 @@ def test_the_ui_s_graphql_gets_her_run_and_is_refused_bob_s(
         {"filter": f"name='{world.bob.model}'"},
     )
     assert (status, answer["error_code"]) == (403, "PERMISSION_DENIED")
+
+
+def test_her_traces_are_searched_and_fetched_in_batches_and_bob_s_refused(
+    alice: MlflowClient, world: World
+) -> None:
+    experiment_id = alice.create_experiment("alice-traced")
+    trace_id = alice.start_trace("alice-batched", experiment_id=experiment_id).trace_id
+    alice.end_trace(trace_id)
+    mlflow.flush_trace_async_logging()
+    run_id = alice.create_run(experiment_id).info.run_id
+
+    def post(path: str, body: dict[str, object]) -> tuple[int, Any]:
+        status, _, answer = exchange(
+            world.api.removesuffix("/api/mlflow"),
+            "POST",
+            "/api/mlflow" + path,
+            {"Authorization": f"Bearer {world.alice}", "Content-Type": "application/json"},
+            json.dumps(body).encode(),
+        )
+        return status, json.loads(answer)
+
+    def located(*ids: str) -> dict[str, object]:
+        return {"locations": [{"mlflow_experiment": {"experiment_id": i}} for i in ids]}
+
+    status, answer = post("/api/3.0/mlflow/traces/search", located(experiment_id))
+    assert status == 200, answer
+    assert [t["trace_id"] for t in answer["traces"]] == [trace_id]
+    status, answer = post("/api/3.0/mlflow/traces/batchGetInfos", {"trace_ids": [trace_id]})
+    assert status == 200, answer
+    assert [t["trace_id"] for t in answer["trace_infos"]] == [trace_id]
+    status, answer = post(
+        "/api/2.0/mlflow/traces/link-to-run", {"trace_ids": [trace_id], "run_id": run_id}
+    )
+    assert status == 200, answer
+    # Reached MLflow, which signs uploads only for cloud storage, not its own proxied artifacts.
+    status, answer = post(
+        "/api/2.0/mlflow/artifacts/presigned-upload-url", {"run_id": run_id, "path": "x.bin"}
+    )
+    assert (status, answer["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert "proxied artifact storage" in answer["message"]
+    for path, body in (
+        ("/api/3.0/mlflow/traces/search", located(experiment_id, world.bob.experiment_id)),
+        ("/api/3.0/mlflow/traces/batchGetInfos", {"trace_ids": [trace_id, world.bob.trace_id]}),
+        (
+            "/api/2.0/mlflow/traces/link-to-run",
+            {"trace_ids": [world.bob.trace_id], "run_id": run_id},
+        ),
+        (
+            "/api/2.0/mlflow/artifacts/presigned-upload-url",
+            {"model_id": world.bob.logged_model_id, "path": "x"},
+        ),
+    ):
+        status, answer = post(path, body)
+        assert (status, answer["error_code"]) == (403, "PERMISSION_DENIED"), path
 
 
 @pytest.mark.parametrize(

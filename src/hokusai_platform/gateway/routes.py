@@ -35,15 +35,18 @@ from hokusai_platform.gateway.rules import (
     logged_model,
     model,
     needs,
+    optional,
     run,
     runs,
     trace,
+    traces,
 )
 from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.scopes import ADMIN, API_FAMILIES, PUBLIC, READ, WRITE, Scope
 
 R, E, M = Level.READ, Level.EDIT, Level.MANAGE
 V3_TRACE_EXPERIMENT = "trace.trace_info.trace_location.mlflow_experiment.experiment_id"
+V3_SEARCH_EXPERIMENTS = "locations[].mlflow_experiment.experiment_id"
 
 # Routes under every API family (/api/2.0/, /api/3.0/, /ajax-api/2.0/, /ajax-api/3.0/).
 API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
@@ -57,7 +60,13 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("GET", "mlflow-artifacts/presigned/{path}", READ, needs(artifact_path(R))),
     ("GET", "mlflow/artifacts/list", READ, needs(run(R))),
     ("POST", "mlflow/artifacts/presigned-download-url", READ, needs(run(R, fields=("run_id",)))),
-    ("POST", "mlflow/artifacts/presigned-upload-url", WRITE, UNRULED),
+    # Exactly one of the two, or MLflow refuses it.
+    (
+        "POST",
+        "mlflow/artifacts/presigned-upload-url",
+        WRITE,
+        needs(optional(run(E, fields=("run_id",))), optional(logged_model(E, Source.MESSAGE))),
+    ),
     ("DELETE", "mlflow/datasets/{dataset_id}", WRITE, UNRULED),
     ("GET", "mlflow/datasets/{dataset_id}", READ, UNRULED),
     ("POST", "mlflow/datasets/{dataset_id}/add-experiments", WRITE, UNRULED),
@@ -252,15 +261,17 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("PATCH", "mlflow/traces/{trace_id}/assessments/{assessment_id}", WRITE, needs(trace(E))),
     ("DELETE", "mlflow/traces/{trace_id}/tags", WRITE, needs(trace(E))),
     ("PATCH", "mlflow/traces/{trace_id}/tags", WRITE, needs(trace(E))),
-    ("GET", "mlflow/traces/batchGet", READ, UNRULED),
-    ("POST", "mlflow/traces/batchGetInfos", READ, UNRULED),
-    ("POST", "mlflow/traces/calculate-filter-correlation", READ, UNRULED),
-    ("POST", "mlflow/traces/delete-traces", WRITE, UNRULED),
+    ("GET", "mlflow/traces/batchGet", READ, needs(traces(R))),
+    ("POST", "mlflow/traces/batchGetInfos", READ, needs(traces(R))),
+    ("POST", "mlflow/traces/calculate-filter-correlation", READ, needs(experiments(R))),
+    # MLflow deletes only the traces of `experiment_id`, those listed or all up to a time.
+    ("POST", "mlflow/traces/delete-traces", WRITE, needs(experiment(M))),
     ("GET", "mlflow/traces/get", READ, needs(trace(R, Source.MESSAGE))),
     ("POST", "mlflow/traces/link-prompts", WRITE, UNRULED),
-    ("POST", "mlflow/traces/link-to-run", WRITE, UNRULED),
-    ("POST", "mlflow/traces/metrics", READ, UNRULED),
-    ("POST", "mlflow/traces/search", READ, UNRULED),
+    ("POST", "mlflow/traces/link-to-run", WRITE, needs(run(E, fields=("run_id",)), traces(E))),
+    ("POST", "mlflow/traces/metrics", READ, needs(experiments(R))),
+    # Only the traces of the experiments it searches: MLflow reads no other location here.
+    ("POST", "mlflow/traces/search", READ, needs(experiments(R, V3_SEARCH_EXPERIMENTS))),
     ("GET", "mlflow/ui-telemetry", READ, NONE),
     ("POST", "mlflow/ui-telemetry", WRITE, NONE),
     ("GET", "mlflow/unified-traces", READ, NONE),

@@ -11,7 +11,7 @@ route's path.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hokusai_platform.keys.grants import Level
 
@@ -64,7 +64,8 @@ class Names:
 
     `fields` are the spellings MLflow reads, the one it prefers first (`run_id`, then
     `run_uuid`), a dotted path for a nested message's field; `segment`: the id is the first
-    segment of a path (an artifact's)."""
+    segment of a path (an artifact's); `optional`: one of several a route may name, MLflow
+    refusing a request that names none."""
 
     kind: Kind
     level: Level
@@ -72,6 +73,7 @@ class Names:
     fields: tuple[str, ...]
     many: bool = False
     segment: bool = False
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,8 @@ def experiment(level: Level, *fields: str) -> Names:
     return Names(Kind.EXPERIMENT, level, Source.MESSAGE, fields or ("experiment_id",))
 
 
-def experiments(level: Level, source: Source = Source.MESSAGE) -> Names:
-    return Names(Kind.EXPERIMENT, level, source, ("experiment_ids",), many=True)
+def experiments(level: Level, field: str = "experiment_ids") -> Names:
+    return Names(Kind.EXPERIMENT, level, Source.MESSAGE, (field,), many=True)
 
 
 def experiment_name(level: Level) -> Names:
@@ -128,9 +130,17 @@ def model(level: Level, source: Source = Source.MESSAGE, field: str = "name") ->
     return Names(Kind.MODEL, level, source, (field,))
 
 
-def logged_model(level: Level) -> Names:
-    return Names(Kind.LOGGED_MODEL, level, Source.PATH, ("model_id",))
+def logged_model(level: Level, source: Source = Source.PATH) -> Names:
+    return Names(Kind.LOGGED_MODEL, level, source, ("model_id",))
+
+
+def optional(names: Names) -> Names:
+    return replace(names, optional=True)
 
 
 def trace(level: Level, source: Source = Source.PATH, field: str = "trace_id") -> Names:
     return Names(Kind.TRACE, level, source, (field,))
+
+
+def traces(level: Level) -> Names:
+    return Names(Kind.TRACE, level, Source.MESSAGE, ("trace_ids",), many=True)
