@@ -37,6 +37,7 @@ class Bob:
     run_id: str
     logged_model_id: str
     trace_id: str
+    dataset_id: str
     model: str = "bob-classifier"
     experiment_name: str = "bob-experiment"
 
@@ -46,6 +47,20 @@ class World:
     api: str  # the gateway's MLflow tracking URI
     alice: str  # her key
     bob: Bob
+
+
+def _create_dataset(
+    base: str, name: str, experiment_ids: list[str], token: str | None = None
+) -> str:
+    """An evaluation dataset in those experiments, made over MLflow's REST API."""
+    answer = requests.post(
+        f"{base}/api/3.0/mlflow/datasets/create",
+        json={"name": name, "experiment_ids": experiment_ids},
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return str(answer.json()["dataset"]["dataset_id"])
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +79,7 @@ def world(
     direct.create_registered_model("bob-classifier")
     direct.create_model_version("bob-classifier", f"runs:/{run_id}/model", run_id=run_id)
     direct.set_registered_model_alias("bob-classifier", "champion", "1")
+    dataset_id = _create_dataset(mlflow_url, "bob-dataset", [experiment_id])
     alice = keys.store.create("alice", Scope.WRITE, GENEROUS, default=Level.NO_PERMISSIONS)
     keys.store.grants.put(
         Grant(Principal.key(alice.info.id), Resource.parse("model:alice-*"), Level.EDIT)
@@ -71,7 +87,9 @@ def world(
     log = tmp_path_factory.mktemp("grants") / "gateway.log"
     server, url = start_gateway(log, secured_env(keys, redis_url, MLFLOW_SERVER_URL=mlflow_url))
     yield World(
-        f"{url}/api/mlflow", alice.secret, Bob(experiment_id, run_id, logged_model_id, trace_id)
+        f"{url}/api/mlflow",
+        alice.secret,
+        Bob(experiment_id, run_id, logged_model_id, trace_id, dataset_id),
     )
     server.stop()
 
@@ -159,6 +177,7 @@ def _value(names: Names, bob: Bob) -> str:
         Kind.RUN: bob.run_id,
         Kind.LOGGED_MODEL: bob.logged_model_id,
         Kind.TRACE: bob.trace_id,
+        Kind.DATASET: bob.dataset_id,
         Kind.MODEL: bob.model,
     }[names.kind]
 
@@ -371,6 +390,31 @@ def test_her_traces_are_searched_and_fetched_in_batches_and_bob_s_refused(
     ):
         status, answer = post(path, body)
         assert (status, answer["error_code"]) == (403, "PERMISSION_DENIED"), path
+
+
+def test_her_dataset_is_hers_while_it_belongs_only_to_experiments_she_may_reach(
+    alice: MlflowClient, world: World, mlflow_url: str
+) -> None:
+    experiment_id = alice.create_experiment("alice-evaluated")
+    dataset_id = _create_dataset(world.api, "alice-dataset", [experiment_id], world.alice)
+    base, headers = world.api, {"Authorization": f"Bearer {world.alice}"}
+    got = requests.get(f"{base}/api/3.0/mlflow/datasets/{dataset_id}", headers=headers, timeout=30)
+    assert got.status_code == 200 and got.json()["dataset"]["name"] == "alice-dataset"
+    joined = requests.post(
+        f"{base}/api/3.0/mlflow/datasets/{dataset_id}/add-experiments",
+        json={"experiment_ids": [world.bob.experiment_id]},
+        headers=headers,
+        timeout=30,
+    )
+    assert joined.status_code == 403 and joined.json()["error_code"] == "PERMISSION_DENIED"
+    # Once it belongs to Bob's experiment too, it is no longer hers alone.
+    requests.post(
+        f"{mlflow_url}/api/3.0/mlflow/datasets/{dataset_id}/add-experiments",
+        json={"experiment_ids": [world.bob.experiment_id]},
+        timeout=30,
+    ).raise_for_status()
+    got = requests.get(f"{base}/api/3.0/mlflow/datasets/{dataset_id}", headers=headers, timeout=30)
+    assert got.status_code == 403 and got.json()["error_code"] == "PERMISSION_DENIED"
 
 
 @pytest.mark.parametrize(

@@ -180,6 +180,12 @@ class Enforcer:
             if experiment_id is None:
                 raise NotFound(f"no experiment named {resource_id!r}")
             return access.for_experiment(experiment_id, resource_id)
+        if kind is Kind.DATASET:  # as far as the least of its experiments allows
+            experiment_ids = await self._lookups.dataset_experiments(resource_id)
+            if experiment_ids is None:
+                raise NotFound(f"no dataset {resource_id!r}")
+            levels = [await self.experiment_level(access, i) for i in experiment_ids]
+            return min(levels, default=Level.NO_PERMISSIONS)
         experiment_id = await self._lookups.experiment_of(kind, resource_id)
         if experiment_id is None:
             raise NotFound(f"no {kind.value} {resource_id!r}")

@@ -29,6 +29,7 @@ from hokusai_platform.gateway.rules import (
     Source,
     act,
     artifact_path,
+    dataset,
     experiment,
     experiment_name,
     experiments,
@@ -67,17 +68,29 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
         WRITE,
         needs(optional(run(E, fields=("run_id",))), optional(logged_model(E, Source.MESSAGE))),
     ),
-    ("DELETE", "mlflow/datasets/{dataset_id}", WRITE, UNRULED),
-    ("GET", "mlflow/datasets/{dataset_id}", READ, UNRULED),
-    ("POST", "mlflow/datasets/{dataset_id}/add-experiments", WRITE, UNRULED),
-    ("GET", "mlflow/datasets/{dataset_id}/experiment-ids", READ, UNRULED),
-    ("DELETE", "mlflow/datasets/{dataset_id}/records", WRITE, UNRULED),
-    ("GET", "mlflow/datasets/{dataset_id}/records", READ, UNRULED),
-    ("POST", "mlflow/datasets/{dataset_id}/records", WRITE, UNRULED),
-    ("POST", "mlflow/datasets/{dataset_id}/remove-experiments", WRITE, UNRULED),
-    ("PATCH", "mlflow/datasets/{dataset_id}/tags", WRITE, UNRULED),
-    ("DELETE", "mlflow/datasets/{dataset_id}/tags/{key}", WRITE, UNRULED),
-    ("POST", "mlflow/datasets/create", WRITE, UNRULED),
+    # An evaluation dataset: a key reaches it as far as each experiment it belongs to allows
+    # (one that belongs to none: only unrestricted keys).
+    ("DELETE", "mlflow/datasets/{dataset_id}", WRITE, needs(dataset(M))),
+    ("GET", "mlflow/datasets/{dataset_id}", READ, needs(dataset(R))),
+    (
+        "POST",
+        "mlflow/datasets/{dataset_id}/add-experiments",
+        WRITE,
+        needs(dataset(E), experiments(E)),
+    ),
+    ("GET", "mlflow/datasets/{dataset_id}/experiment-ids", READ, needs(dataset(R))),
+    ("DELETE", "mlflow/datasets/{dataset_id}/records", WRITE, needs(dataset(E))),
+    ("GET", "mlflow/datasets/{dataset_id}/records", READ, needs(dataset(R))),
+    ("POST", "mlflow/datasets/{dataset_id}/records", WRITE, needs(dataset(E))),
+    (
+        "POST",
+        "mlflow/datasets/{dataset_id}/remove-experiments",
+        WRITE,
+        needs(dataset(E), experiments(E)),
+    ),
+    ("PATCH", "mlflow/datasets/{dataset_id}/tags", WRITE, needs(dataset(E))),
+    ("DELETE", "mlflow/datasets/{dataset_id}/tags/{key}", WRITE, needs(dataset(E))),
+    ("POST", "mlflow/datasets/create", WRITE, needs(optional(experiments(E)))),
     ("GET", "mlflow/datasets/search", READ, UNRULED),
     ("POST", "mlflow/datasets/search", READ, UNRULED),
     ("POST", "mlflow/demo/delete", ADMIN, NONE),
@@ -100,7 +113,7 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ),
     ("GET", "mlflow/experiments/search", READ, act(Action.SEARCH_EXPERIMENTS)),
     ("POST", "mlflow/experiments/search", READ, act(Action.SEARCH_EXPERIMENTS)),
-    ("POST", "mlflow/experiments/search-datasets", READ, UNRULED),
+    ("POST", "mlflow/experiments/search-datasets", READ, needs(experiments(R))),
     ("POST", "mlflow/experiments/set-experiment-tag", WRITE, needs(experiment(E))),
     (
         "POST",
@@ -303,8 +316,8 @@ ROOT_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("GET", "/graphql", READ, act(Action.GRAPHQL)),
     ("POST", "/graphql", READ, act(Action.GRAPHQL)),
     # MLflow registers this search without the slash after the version, too.
-    ("POST", "/api/2.0mlflow/experiments/search-datasets", READ, UNRULED),
-    ("POST", "/ajax-api/2.0mlflow/experiments/search-datasets", READ, UNRULED),
+    ("POST", "/api/2.0mlflow/experiments/search-datasets", READ, needs(experiments(R))),
+    ("POST", "/ajax-api/2.0mlflow/experiments/search-datasets", READ, needs(experiments(R))),
 )
 
 _PARAMETER = re.compile(r"\\\{(\w+)\\\}")

@@ -30,6 +30,7 @@ class Kind(enum.Enum):
     RUN = "run"  # looked up: its experiment
     LOGGED_MODEL = "logged model"  # looked up: its experiment
     TRACE = "trace"  # looked up: its experiment
+    DATASET = "dataset"  # an evaluation dataset, looked up: the experiments it belongs to
     MODEL = "registered model"  # a registered model's name (a model version's, an alias's)
 
 
@@ -144,3 +145,7 @@ def trace(level: Level, source: Source = Source.PATH, field: str = "trace_id") -
 
 def traces(level: Level) -> Names:
     return Names(Kind.TRACE, level, Source.MESSAGE, ("trace_ids",), many=True)
+
+
+def dataset(level: Level) -> Names:
+    return Names(Kind.DATASET, level, Source.PATH, ("dataset_id",))
