@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from hokusai_platform.gateway.request_names import Contradiction, RequestNames
 from hokusai_platform.gateway.routes import API_ROUTES, ROOT_ROUTES, ROUTES
 from hokusai_platform.gateway.rules import NONE, Action, Kind, Rule, Source
 from hokusai_platform.keys.grants import Level
@@ -107,3 +108,31 @@ def test_searches_and_creations_carry_their_action() -> None:
 def test_an_unlisted_route_needs_admin_and_is_unruled() -> None:
     route = ROUTES.route("GET", "/api/2.0/mlflow/not-a-route")
     assert route is not None and route.scope is ADMIN and not route.rule.ruled
+
+
+def test_a_trace_search_names_the_experiment_of_each_location() -> None:
+    route = ROUTES.route("POST", "/api/3.0/mlflow/traces/search")
+    assert route is not None
+    [names] = route.rule.names
+    located = RequestNames.of_message(
+        {
+            "locations": [
+                {"mlflow_experiment": {"experiment_id": "1"}},
+                {"mlflowExperiment": {"experimentId": "2"}},
+            ]
+        }
+    )
+    assert located.read(names).ids == ("1", "2")
+    elsewhere = RequestNames.of_message(
+        {"locations": [{"mlflow_experiment": {"experiment_id": "1"}}, {"uc_schema": {}}]}
+    )
+    with pytest.raises(Contradiction):
+        elsewhere.read(names)
+
+
+def test_a_presigned_upload_names_its_run_or_its_logged_model() -> None:
+    route = ROUTES.route("POST", "/api/2.0/mlflow/artifacts/presigned-upload-url")
+    assert route is not None
+    message = RequestNames.of_message({"model_id": "m-1", "path": "x.bin"})
+    assert [message.read(names).ids for names in route.rule.names] == [(), ("m-1",)]
+    assert [names.kind for names in route.rule.names] == [Kind.RUN, Kind.LOGGED_MODEL]
