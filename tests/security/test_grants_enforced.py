@@ -417,6 +417,26 @@ def test_her_dataset_is_hers_while_it_belongs_only_to_experiments_she_may_reach(
     assert got.status_code == 403 and got.json()["error_code"] == "PERMISSION_DENIED"
 
 
+def test_scorers_are_listed_only_for_experiments_she_names_and_may_read(
+    alice: MlflowClient, world: World
+) -> None:
+    experiment_id = alice.create_experiment("alice-scored")
+    headers = {"Authorization": f"Bearer {world.alice}"}
+
+    def listed(query: str) -> requests.Response:
+        target = f"{world.api}/api/3.0/mlflow/scorers/list{query}"
+        return requests.get(target, headers=headers, timeout=30)
+
+    assert listed(f"?experiment_id={experiment_id}").status_code == 200
+    assert listed(f"?experiment_ids={experiment_id}").status_code == 200
+    # Naming no experiment, MLflow would list every experiment's scorers.
+    everything = listed("")
+    assert everything.status_code == 400
+    assert everything.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    mixed = listed(f"?experiment_ids={experiment_id}&experiment_ids={world.bob.experiment_id}")
+    assert mixed.status_code == 403 and mixed.json()["error_code"] == "PERMISSION_DENIED"
+
+
 @pytest.mark.parametrize(
     ("method", "target", "body"),
     [

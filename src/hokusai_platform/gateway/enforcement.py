@@ -123,6 +123,9 @@ class Enforcer:
         if not rule.ruled:
             return self._unruled(request_id, caller, f"{request.method} {request.path}")
         named = [(await self._names(request, route)).read(names) for names in rule.names]
+        if named and not any(names.ids for names in named):  # all optional, none given
+            fields = " or ".join(field for names in rule.names for field in names.fields)
+            raise Contradiction(f"the request names none of {fields}")
         return await self._refusal(request_id, caller, named, refresh)
 
     async def _refusal(

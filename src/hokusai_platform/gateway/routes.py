@@ -69,7 +69,8 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
         needs(optional(run(E, fields=("run_id",))), optional(logged_model(E, Source.MESSAGE))),
     ),
     # An evaluation dataset: a key reaches it as far as each experiment it belongs to allows
-    # (one that belongs to none: only unrestricted keys).
+    # (one that belongs to none: only unrestricted keys, so a restricted key creates one in
+    # experiments it may edit).
     ("DELETE", "mlflow/datasets/{dataset_id}", WRITE, needs(dataset(M))),
     ("GET", "mlflow/datasets/{dataset_id}", READ, needs(dataset(R))),
     (
@@ -252,13 +253,14 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("POST", "mlflow/runs/set-tag", WRITE, needs(run(E))),
     ("POST", "mlflow/runs/update", WRITE, needs(run(E))),
     ("POST", "mlflow/scorer/invoke", WRITE, UNRULED),
-    ("DELETE", "mlflow/scorers/delete", WRITE, UNRULED),
-    ("GET", "mlflow/scorers/get", READ, UNRULED),
-    ("GET", "mlflow/scorers/list", READ, UNRULED),
+    ("DELETE", "mlflow/scorers/delete", WRITE, needs(experiment(E))),
+    ("GET", "mlflow/scorers/get", READ, needs(experiment(R))),
+    # Without either, MLflow lists the scorers of every experiment.
+    ("GET", "mlflow/scorers/list", READ, needs(optional(experiment(R)), optional(experiments(R)))),
     ("PUT", "mlflow/scorers/online-config", WRITE, UNRULED),
     ("GET", "mlflow/scorers/online-configs", READ, UNRULED),
-    ("POST", "mlflow/scorers/register", WRITE, UNRULED),
-    ("GET", "mlflow/scorers/versions", READ, UNRULED),
+    ("POST", "mlflow/scorers/register", WRITE, needs(experiment(E))),
+    ("GET", "mlflow/scorers/versions", READ, needs(experiment(R))),
     ("GET", "mlflow/server-info", READ, NONE),
     ("GET", "mlflow/traces", READ, needs(experiments(R))),
     # 2.0 (StartTrace) reads `experiment_id`; 3.0 (StartTraceV3) the trace's location.

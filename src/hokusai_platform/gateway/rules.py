@@ -65,8 +65,8 @@ class Names:
 
     `fields` are the spellings MLflow reads, the one it prefers first (`run_id`, then
     `run_uuid`), a dotted path for a nested message's field; `segment`: the id is the first
-    segment of a path (an artifact's); `optional`: one of several a route may name, MLflow
-    refusing a request that names none."""
+    segment of a path (an artifact's); `optional`: one of several a route may name; a request
+    must name at least one of them."""
 
     kind: Kind
     level: Level
