@@ -164,7 +164,7 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("POST", "mlflow/gateway/secrets/update", ADMIN, NONE),
     ("GET", "mlflow/gateway/supported-models", READ, NONE),
     ("GET", "mlflow/gateway/supported-providers", READ, NONE),
-    ("POST", "mlflow/genai/evaluate/invoke", WRITE, UNRULED),
+    ("POST", "mlflow/genai/evaluate/invoke", WRITE, needs(experiment(E), traces(E))),
     ("GET", "mlflow/get-online-trace-details", READ, NONE),
     ("GET", "mlflow/get-trace-artifact", READ, needs(trace(R, Source.QUERY, "request_id"))),
     ("POST", "mlflow/issues", WRITE, UNRULED),
@@ -252,7 +252,7 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("POST", "mlflow/runs/search", READ, act(Action.SEARCH_RUNS)),
     ("POST", "mlflow/runs/set-tag", WRITE, needs(run(E))),
     ("POST", "mlflow/runs/update", WRITE, needs(run(E))),
-    ("POST", "mlflow/scorer/invoke", WRITE, UNRULED),
+    ("POST", "mlflow/scorer/invoke", WRITE, needs(experiment(E), traces(E))),
     ("DELETE", "mlflow/scorers/delete", WRITE, needs(experiment(E))),
     ("GET", "mlflow/scorers/get", READ, needs(experiment(R))),
     # Without either, MLflow lists the scorers of every experiment.
