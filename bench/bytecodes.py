@@ -101,7 +101,7 @@ def _traced_gateway(counts_path: str, argv: list[str]) -> None:
 
 
 def _module(filename: str) -> str:
-    """`hokusai_platform/gateway/http.py` → `gateway/http.py`; other packages by file name."""
+    """`hokusai_platform/http/server.py` → `http/server.py`; other packages by file name."""
     parts = Path(filename).parts
     if "hokusai_platform" in parts:
         return "/".join(parts[parts.index("hokusai_platform") + 1 :])

@@ -36,11 +36,11 @@ from typing import Any, cast
 from sqlalchemy import insert
 
 from hokusai_platform.gateway.enforcement import Enforcer
-from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.lookups import Lookups
 from hokusai_platform.gateway.request_names import RequestNames
 from hokusai_platform.gateway.routes import ROUTES
 from hokusai_platform.gateway.rules import Kind
+from hokusai_platform.http.messages import Request
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.access import Access
 from hokusai_platform.keys.grants import Grant, Level, Principal, Resource

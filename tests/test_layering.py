@@ -113,19 +113,7 @@ def packages() -> list[str]:
     return sorted({package(module) for module in module_graph()})
 
 
-# A known cycle, each to be removed by the work named; strict: the mark must go with it.
-KNOWN_CYCLES = {"gateway": "errors -> responses -> http -> errors: the http/ layer removes it"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_CYCLES[name], strict=True))
-        if name in KNOWN_CYCLES
-        else name
-        for name in packages()
-    ],
-)
+@pytest.mark.parametrize("name", packages())
 def test_the_modules_of_a_package_import_each_other_one_way(name: str) -> None:
     modules = module_graph()
     inside = {

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import boto3
 from botocore.config import Config
 from mlflow import __version__ as mlflow_version
@@ -20,6 +19,7 @@ from support.processes import start_gateway
 from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.discovery.policy import DiscoveryPolicy
 from hokusai_platform.discovery.target import CloudMapTarget
+from hokusai_platform.http.client import Client
 
 POLICY = DiscoveryPolicy(cloudmap_ttl=0.3, stale_seconds=0, negative_ttl=0.3, probe_interval=5)
 
@@ -72,9 +72,9 @@ def test_register_health_and_deregister_are_seen(aws_env: str) -> None:
     register(client, service_id, "one", "10.0.1.88")
 
     async def scenario() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with Client(connect_timeout=1, read_timeout=1) as http_client:
             cluster = Cluster("mlflow", CloudMapTarget(namespace, "mlflow"), policy=POLICY)
-            await cluster.start(session)
+            await cluster.start(http_client)
             assert cluster.pick().source == "cloudmap"
             await seen(cluster, {"10.0.1.88:5000"})
 
@@ -102,9 +102,9 @@ def test_register_health_and_deregister_are_seen(aws_env: str) -> None:
 
 def test_an_unknown_namespace_is_reported_by_name(aws_env: str) -> None:
     async def scenario() -> dict[str, object]:
-        async with aiohttp.ClientSession() as session:
+        async with Client(connect_timeout=1, read_timeout=1) as http_client:
             cluster = Cluster("mlflow", CloudMapTarget("absent.local", "mlflow"), policy=POLICY)
-            await cluster.start(session)
+            await cluster.start(http_client)
             assert cluster.pick() is None
             await cluster.close()
             return cluster.snapshot()

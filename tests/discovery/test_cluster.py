@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 from support.discovery import NAME, a_queries, discovery_dns, health_endpoint
@@ -20,6 +19,8 @@ from hokusai_platform.discovery.local.dns_server import DiscoveryServer
 from hokusai_platform.discovery.outlier import Outcome
 from hokusai_platform.discovery.policy import DiscoveryPolicy
 from hokusai_platform.discovery.target import HttpTarget
+from hokusai_platform.http.client import Client
+from hokusai_platform.http.errors import ConnectError
 
 TARGET = HttpTarget("http", NAME, 5000)
 FAST = DiscoveryPolicy(
@@ -58,11 +59,11 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 
 def test_every_a_record_is_an_endpoint_and_picks_take_turns() -> None:
     async def scenario() -> None:
-        async with discovery_dns() as dns, aiohttp.ClientSession() as session:
+        async with discovery_dns() as dns, Client(connect_timeout=1, read_timeout=1) as client:
             for host in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
                 dns.registry.register("mlflow", None, host, 5000)
             cluster = cluster_for(dns)
-            await cluster.start(session)
+            await cluster.start(client)
             picks = [cluster.pick() for _ in range(6)]
             await cluster.close()
         assert all(p is not None and p.source == "dns" and p.port == 5000 for p in picks)
@@ -75,10 +76,10 @@ def test_every_a_record_is_an_endpoint_and_picks_take_turns() -> None:
 
 def test_answers_are_used_for_their_ttl_then_refreshed_in_the_background() -> None:
     async def scenario() -> None:
-        async with discovery_dns() as dns, aiohttp.ClientSession() as session:
+        async with discovery_dns() as dns, Client(connect_timeout=1, read_timeout=1) as client:
             dns.registry.register("mlflow", "one", "127.0.0.2", 5000, ttl=1)
             cluster = cluster_for(dns)
-            await cluster.start(session)
+            await cluster.start(client)
             dns.registry.deregister("mlflow", "one")
             dns.registry.register("mlflow", "two", "127.0.0.3", 5000)
             assert hosts(cluster) == {"127.0.0.2"}  # cached: the TTL has not passed
@@ -92,10 +93,10 @@ def test_answers_are_used_for_their_ttl_then_refreshed_in_the_background() -> No
 
 def test_no_more_than_one_query_per_ttl_under_load() -> None:
     async def scenario() -> None:
-        async with discovery_dns() as dns, aiohttp.ClientSession() as session:
+        async with discovery_dns() as dns, Client(connect_timeout=1, read_timeout=1) as client:
             dns.registry.register("mlflow", None, "127.0.0.2", 5000, ttl=1)
             cluster = cluster_for(dns)
-            await cluster.start(session)
+            await cluster.start(client)
             picks, started = 0, time.monotonic()
             while time.monotonic() - started < 3.5:
                 for _ in range(1000):
@@ -113,10 +114,10 @@ def test_no_more_than_one_query_per_ttl_under_load() -> None:
 def test_failed_refresh_serves_the_last_good_endpoints_as_stale_for_a_bounded_time() -> None:
     async def scenario() -> None:
         policy = DiscoveryPolicy(**{**FAST.__dict__, "stale_seconds": 1.5})
-        async with discovery_dns() as dns, aiohttp.ClientSession() as session:
+        async with discovery_dns() as dns, Client(connect_timeout=1, read_timeout=1) as client:
             dns.registry.register("mlflow", None, "127.0.0.2", 5000, ttl=1)
             cluster = cluster_for(dns, policy)
-            await cluster.start(session)
+            await cluster.start(client)
             await dns.close()  # the DNS server goes away
 
             def stale() -> bool:
@@ -162,7 +163,7 @@ def test_nxdomain_switches_to_the_fallback_loudly_and_fails_back_after_hysteresi
     async def scenario() -> None:
         async with (
             discovery_dns() as dns,
-            aiohttp.ClientSession() as session,
+            Client(connect_timeout=1, read_timeout=1) as client,
             health_endpoint("127.0.0.2") as port,
             health_endpoint("127.0.0.3") as fallback_port,
         ):
@@ -174,7 +175,7 @@ def test_nxdomain_switches_to_the_fallback_loudly_and_fails_back_after_hysteresi
                 fallback=[HttpTarget("http", "127.0.0.3", fallback_port)],
                 policy=policy,
             )
-            await cluster.start(session)
+            await cluster.start(client)
             assert hosts(cluster) == {"127.0.0.2"}
             assert not cluster.fallback_active and fallback_gauge() == 0
 
@@ -211,21 +212,20 @@ def test_nxdomain_switches_to_the_fallback_loudly_and_fails_back_after_hysteresi
 def test_a_refusing_endpoint_is_ejected_and_probed_back_once_it_answers() -> None:
     refusing_port = free_port()
 
-    async def send(session: aiohttp.ClientSession, cluster: Cluster) -> Endpoint:
+    async def send(client: Client, cluster: Cluster) -> Endpoint:
         endpoint = cluster.pick()
         assert endpoint is not None
         try:
-            async with session.get(endpoint.base_url + "/health") as answer:
-                await answer.read()
+            await (await client.send(endpoint.address, "GET", "/health")).read()
             cluster.report(endpoint, Outcome.SUCCESS)
-        except aiohttp.ClientConnectorError:
+        except ConnectError:
             cluster.report(endpoint, Outcome.CONNECT_FAILURE)
         return endpoint
 
     async def scenario() -> None:
         async with (
             discovery_dns() as dns,
-            aiohttp.ClientSession() as session,
+            Client(connect_timeout=1, read_timeout=1) as client,
             health_endpoint("127.0.0.2", refusing_port),
         ):
             dns.registry.register("mlflow", "good", "127.0.0.2", refusing_port)
@@ -238,10 +238,10 @@ def test_a_refusing_endpoint_is_ejected_and_probed_back_once_it_answers() -> Non
             )
             removed: list[Endpoint] = []
             cluster.on_endpoint_removed(removed.append)
-            await cluster.start(session)
-            sent = [await send(session, cluster) for _ in range(6)]
+            await cluster.start(client)
+            sent = [await send(client, cluster) for _ in range(6)]
             assert sum(endpoint.host == "127.0.0.5" for endpoint in sent) == 3
-            after = [(await send(session, cluster)).host for _ in range(10)]
+            after = [(await send(client, cluster)).host for _ in range(10)]
             assert set(after) == {"127.0.0.2"}
             endpoints = cluster.snapshot()["endpoints"]
             assert isinstance(endpoints, list)
@@ -263,11 +263,11 @@ def test_an_ejected_endpoint_stays_ejected_when_its_answer_goes_stale() -> None:
     policy = DiscoveryPolicy(**{**FAST.__dict__, "eject_seconds": 30})
 
     async def scenario() -> None:
-        async with discovery_dns() as dns, aiohttp.ClientSession() as session:
+        async with discovery_dns() as dns, Client(connect_timeout=1, read_timeout=1) as client:
             for host in ("127.0.0.2", "127.0.0.5"):
                 dns.registry.register("mlflow", None, host, 5000, ttl=1)
             cluster = cluster_for(dns, policy)
-            await cluster.start(session)
+            await cluster.start(client)
             failing = next(e for e in (cluster.pick(), cluster.pick()) if e.host == "127.0.0.5")
             for _ in range(3):
                 cluster.report(failing, Outcome.CONNECT_FAILURE)
@@ -296,9 +296,9 @@ def test_an_endpoint_is_its_address_whatever_its_source() -> None:
 
 def test_a_literal_address_is_a_static_endpoint_without_dns() -> None:
     async def scenario() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with Client(connect_timeout=1, read_timeout=1) as client:
             cluster = Cluster("mlflow", HttpTarget("http", "10.0.1.88", 5000))
-            await cluster.start(session)
+            await cluster.start(client)
             endpoint = cluster.pick()
             await cluster.close()
         assert endpoint == Endpoint("http", "10.0.1.88", 5000, "static")

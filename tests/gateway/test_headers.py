@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from hokusai_platform.gateway.headers import downstream_fields, upstream_fields
-from hokusai_platform.gateway.responses import Response
 
 
 def _incoming(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
@@ -129,31 +128,3 @@ def test_response_hop_by_hop_fields_and_what_the_gateway_sets_are_dropped() -> N
         b"Content-Length: 12\r\n"
         b"X-Content-Type-Options: nosniff\r\n"
     )
-
-
-def test_a_proxied_head_keeps_the_upstream_fields_and_adds_what_the_gateway_sets() -> None:
-    upstream = b"content-length: 6\r\ncontent-type: text/plain\r\n"
-    answer = Response(status=200, body=b"3.17.0", fields=upstream)
-    head = answer.head([("X-Request-ID", "rid-1")], keep_alive=True)
-    assert head.startswith(b"HTTP/1.1 200 OK\r\n" + upstream + b"X-Request-ID: rid-1\r\nDate: ")
-    assert head.endswith(b" GMT\r\n\r\n")
-    assert head.count(b"ength: ") == 1
-
-
-def test_the_gateways_own_head_states_the_length_and_lets_the_gateway_set_fields_win() -> None:
-    answer = Response(status=404, body=b"{}", content_type="application/json")
-    answer.headers["X-Request-ID"] = "made-by-a-handler"
-    head = answer.head([("X-Request-ID", "rid-1")], keep_alive=False)
-    status_line, block = head.split(b"\r\n", 1)
-    assert status_line == b"HTTP/1.1 404 Not Found"
-    fields = _lines(block[:-2])
-    assert [name for name, _ in fields] == [
-        "Content-Type",
-        "X-Request-ID",
-        "Content-Length",
-        "Date",
-        "Connection",
-    ]
-    assert ("X-Request-ID", "rid-1") in fields
-    assert ("Content-Length", "2") in fields
-    assert ("Connection", "close") in fields

@@ -16,7 +16,7 @@ from support.processes import free_port, start_gateway
 from support.secured import GENEROUS, Keys, exchange, request
 
 from hokusai_platform.audit import FLUSH_SECONDS
-from hokusai_platform.gateway.upstream import WHOLE_ANSWER_BYTES
+from hokusai_platform.http.client import WHOLE_ANSWER_BYTES
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.scopes import Scope
 

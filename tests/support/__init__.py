@@ -7,5 +7,5 @@ Helpers: `processes` (ports, readiness, server processes), `secured` (keys, secu
 (an environment in moto_server), `terraform`, `log_signals`, `filter_pattern`, `discovery`,
 `incident`, `replicas` (gateway replicas behind HAProxy), `rolling`, `production` (the
 production shape on loopback), `mlflow_load`, `rehearsal`, `stack` (`hokusai up`),
-`buildah`, `browser`.
+`buildah`, `browser`, `http_server` (the http package's own server, for its tests).
 """

@@ -31,8 +31,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-import aiohttp
-
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.discovery.fallback import Fallback
 from hokusai_platform.discovery.health_check import HealthCheck
@@ -43,6 +41,7 @@ from hokusai_platform.discovery.request_metrics import RequestMetrics
 from hokusai_platform.discovery.resolver import Resolution, Resolver
 from hokusai_platform.discovery.sources import source_for
 from hokusai_platform.discovery.target import HttpTarget, UpstreamTarget
+from hokusai_platform.http.client import Client
 
 log = logging.getLogger("hokusai.discovery")
 
@@ -133,10 +132,10 @@ class Cluster:
     def on_endpoint_removed(self, listener: Callable[[Endpoint], None]) -> None:
         self._removed_listeners.append(listener)
 
-    async def start(self, session: aiohttp.ClientSession) -> None:
+    async def start(self, client: Client) -> None:
         """Resolve once (the only time anything waits on discovery), then refresh and probe."""
         self._health_check = HealthCheck(
-            session, path=self._health_path, timeout=self.policy.probe_timeout
+            client, path=self._health_path, timeout=self.policy.probe_timeout
         )
         await self._resolver.refresh()
         if self._resolver.source.kind != "static":

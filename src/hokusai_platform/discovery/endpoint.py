@@ -6,11 +6,13 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hokusai_platform.http.client import Origin, authority
+
 # Where an endpoint came from, as /health reports it.
 Source = Literal["dns", "cloudmap", "stale", "fallback", "static"]
 
-Address = tuple[str, str, int]
-"""(scheme, host, port): an endpoint's identity."""
+Address = Origin
+"""(scheme, host, port): an endpoint's identity, and what the HTTP client pools by."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +31,12 @@ class Endpoint:
     authority: str = field(init=False, compare=False, repr=False)
     """`ip:port`, or `[v6]:port`; also the Host header MLflow is sent."""
     address: Address = field(init=False, compare=False, repr=False)
-    """The identity as a plain tuple, which dicts on the request path key by: a tuple hashes
-    in C, an endpoint in Python."""
+    """The identity as a tuple (an Origin), which dicts on the request path key by: a tuple
+    hashes in C, an endpoint in Python."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "authority", authority(self.host, self.port))
-        object.__setattr__(self, "address", (self.scheme, self.host, self.port))
+        object.__setattr__(self, "address", Origin(self.scheme, self.host, self.port))
 
     @property
     def base_url(self) -> str:
@@ -42,11 +44,6 @@ class Endpoint:
 
     def relabelled(self, source: Source) -> Endpoint:
         return Endpoint(self.scheme, self.host, self.port, source)
-
-
-def authority(host: str, port: int) -> str:
-    """`host:port`, an IPv6 address in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def is_ip_address(host: str) -> bool:

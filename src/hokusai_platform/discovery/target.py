@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from hokusai_platform.discovery.endpoint import authority
+from hokusai_platform.http.client import authority
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,38 +12,30 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-
-import aiohttp
 
 from hokusai_platform import __version__, metrics
 from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.gateway import errors, key_admin
 from hokusai_platform.gateway.access_log import AccessLog
+from hokusai_platform.gateway.exchange import Exchange
 from hokusai_platform.gateway.health import MlflowHealth
-from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.login import Login
 from hokusai_platform.gateway.lookups import Lookups
 from hokusai_platform.gateway.openapi import openapi_json
 from hokusai_platform.gateway.paths import PREFIX
 from hokusai_platform.gateway.proxy import MlflowProxy
-from hokusai_platform.gateway.responses import (
-    AnyResponse,
-    ClientDisconnected,
-    Response,
-    json_response,
-)
 from hokusai_platform.gateway.security import Guard
 from hokusai_platform.gateway.sessions import HOME, redirect, wants_page
-from hokusai_platform.gateway.upstream import UpstreamClient
+from hokusai_platform.http.client import Client
+from hokusai_platform.http.errors import ClientDisconnected
+from hokusai_platform.http.messages import AnyResponse, Request, Response, json_response
+from hokusai_platform.http.server import Handler
 from hokusai_platform.settings import Settings
 
 SERVICE_NAME = "hokusai-registry-api"
 log = logging.getLogger("hokusai.gateway")
 
 _ACCEPTABLE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-
-Handler = Callable[[Request], Awaitable[AnyResponse]]
 
 ENDPOINTS = (
     "GET /",
@@ -81,7 +73,7 @@ class Gateway:
     """The HTTP server's handler: routes each request and wraps it in the envelope."""
 
     def __init__(self, settings: Settings) -> None:
-        self.client = UpstreamClient(
+        self.client = Client(
             connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout
         )
         self.upstream = Cluster(
@@ -92,8 +84,7 @@ class Gateway:
             policy=settings.discovery,
         )
         # Pooled connections follow discovery: idle ones to an endpoint it dropped are closed.
-        self.upstream.on_endpoint_removed(self.client.forget)
-        self._probe_session: aiohttp.ClientSession | None = None
+        self.upstream.on_endpoint_removed(lambda endpoint: self.client.forget(endpoint.address))
         self.proxy = MlflowProxy(self.upstream, self.client, settings.max_json_body_bytes)
         self.health = MlflowHealth(
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
@@ -123,13 +114,10 @@ class Gateway:
 
     async def start(self) -> None:
         """Resolve MLflow's endpoints once; discovery keeps them fresh in the background."""
-        self._probe_session = aiohttp.ClientSession()
-        await self.upstream.start(self._probe_session)
+        await self.upstream.start(self.client)
 
     async def close(self) -> None:
         await self.upstream.close()
-        if self._probe_session is not None:
-            await self._probe_session.close()
         await self.client.close()
         await self.guard.close()
         if self._access_log is not None:
@@ -137,32 +125,33 @@ class Gateway:
 
     async def __call__(self, request: Request) -> AnyResponse:
         """Request id, JSON errors for everything, and one access-log line."""
-        started = time.perf_counter()
-        request_id = self._request_id(request)
-        request.response_headers.append(("X-Request-ID", request_id))
+        exchange = Exchange(request, self._request_id(request), time.perf_counter())
         try:
             if request.raw_path.startswith(PREFIX):
-                response = await self.guard.handle(request, request_id, self.proxy.handle)
+                response = await self.guard.handle(exchange, self.proxy.handle)
             elif request.raw_path.startswith(key_admin.MOUNT):
-                response = await self.key_admin(request, request_id)
+                response = await self.key_admin(exchange)
             else:
                 response = await self._route(request)
         except ClientDisconnected:
             # Logged as nginx does; the answer has nowhere to go.
             response = errors.json_error(499, "CLIENT_CLOSED_REQUEST", "the caller went away")
         except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
+            log.exception("unhandled error", extra={"request_id": exchange.id})
             response = errors.json_error(500, errors.INTERNAL_ERROR, "internal error")
+        if isinstance(response, Response):  # a stream's head went out with them already
+            response.extra = exchange.response_headers
         if self._access_log is not None:
+            endpoint = exchange.endpoint
             self._access_log.write(
-                request_id,
+                exchange.id,
                 request.method,
                 request.path,
                 response.status,
                 request.content_length or 0,
                 response.body_length,
-                request.upstream,
-                round((time.perf_counter() - started) * 1000, 2),
+                endpoint.authority if endpoint is not None else None,
+                round((time.perf_counter() - exchange.started) * 1000, 2),
             )
         return response
 

@@ -21,12 +21,12 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from hokusai_platform.gateway import errors
+from hokusai_platform.gateway.exchange import Exchange, Forward
 from hokusai_platform.gateway.graphql_names import (
     GraphQLRequest,
     NotUnderstood,
     readable_versions,
 )
-from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.lookups import LookupFailed, Lookups
 from hokusai_platform.gateway.request_names import (
     BodyTooLarge,
@@ -36,10 +36,10 @@ from hokusai_platform.gateway.request_names import (
     message_json,
     read_body,
 )
-from hokusai_platform.gateway.responses import AnyResponse, Response
 from hokusai_platform.gateway.routes import Route
 from hokusai_platform.gateway.rules import SEARCHES, Action, Kind, Source
 from hokusai_platform.gateway.search_filter import Search, filtered_search
+from hokusai_platform.http.messages import AnyResponse, Request, Response
 from hokusai_platform.keys.access import Access, ExperimentNameNeeded
 from hokusai_platform.keys.grants import Level, Resource
 from hokusai_platform.keys.store import Caller
@@ -49,7 +49,6 @@ log = logging.getLogger("hokusai.grants")
 PERMISSION_DENIED = "PERMISSION_DENIED"
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 
-Forward = Callable[[Request, str], Awaitable[AnyResponse]]
 Refresh = Callable[[], Awaitable[Caller | None]]
 GrantOwner = Callable[[str, Resource], Awaitable[object]]
 Refuse = Callable[[str, str, int, str, str], Response]
@@ -70,14 +69,14 @@ class Enforcer:
 
     async def handle(
         self,
-        request: Request,
-        request_id: str,
+        exchange: Exchange,
         caller: Caller,
         route: Route,
         mlflow_path: str,
         refresh: Refresh,
         forward: Forward,
     ) -> AnyResponse:
+        request, request_id = exchange.request, exchange.id
         action = route.rule.action
         if not caller.access.unrestricted:
             try:
@@ -106,7 +105,7 @@ class Enforcer:
             if action is Action.FORGET_EXPERIMENT
             else ()
         )
-        response = await forward(request, request_id)
+        response = await forward(exchange)
         if response.status == 200 and action is not None:
             for experiment_id in forgotten:
                 self._lookups.forget_experiment(experiment_id)

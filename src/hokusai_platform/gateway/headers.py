@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hokusai_platform.http import fields
+
 # Connection-specific fields: meaningful for one hop only, never forwarded.
 HOP_BY_HOP = frozenset(
     name.lower()
@@ -40,30 +42,15 @@ GATEWAY_SET = frozenset(
     ("x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "date")
 )
 
-# Fields a request carries once at most, whatever their values: RFC 9112 section 3.2 refuses
-# a second Host; a second Content-Length or Transfer-Encoding makes the body's framing
-# ambiguous; a second credential makes who is calling ambiguous.
-SINGLE_FIELDS = (b"host", b"content-length", b"transfer-encoding", b"authorization", b"x-api-key")
+# Fields a request carries once at most, whatever their values: HTTP's own (Host and the
+# body's framing), and the credentials, a second of which makes who is calling ambiguous.
+SINGLE_FIELDS = (*fields.SINGLE_FIELDS, b"authorization", b"x-api-key")
 
 _DROP_UPSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | CREDENTIALS | REPLACED)
 _DROP_DOWNSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | GATEWAY_SET | {"set-cookie"})
 # Passed on from the caller (a load balancer's are the truth), else set by the gateway.
 _FORWARDED_KEPT = frozenset((b"x-forwarded-proto", b"x-forwarded-host"))
 _NOTED_UPSTREAM = _DROP_UPSTREAM | _FORWARDED_KEPT
-
-
-def first_value(
-    fields: Sequence[tuple[bytes, bytes]], names: Sequence[bytes], name: bytes
-) -> bytes | None:
-    """The first value of the field `name` (in lower case), as it arrived."""
-    return fields[names.index(name)][1] if name in names else None
-
-
-def repeated_single_field(names: Sequence[bytes]) -> bytes | None:
-    """The first of SINGLE_FIELDS that `names` (lower-cased field names) holds twice, if any."""
-    if len(set(names)) == len(names):  # no field is repeated: the common case, checked in C
-        return None
-    return next((name for name in SINGLE_FIELDS if names.count(name) > 1), None)
 
 
 def _declared_hop_by_hop(values: list[bytes], dropped: frozenset[bytes]) -> set[bytes]:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from hokusai_platform.discovery.endpoint import Endpoint
 from hokusai_platform.gateway.proxy import MAX_ATTEMPTS, MlflowProxy
-from hokusai_platform.gateway.upstream import ConnectError, UpstreamError
+from hokusai_platform.http.errors import ClientError, ConnectError
 
 Status = Literal["healthy", "degraded", "unhealthy"]
 
@@ -89,13 +89,13 @@ class MlflowHealth:
                 latency_ms = round((time.perf_counter() - started) * 1000, 2)
                 status, body = await self._get(endpoint, "/version")
                 version = body.decode("utf-8", "replace").strip() if status == 200 else None
-        except (UpstreamError, TimeoutError, RuntimeError) as exc:
+        except (ClientError, TimeoutError, RuntimeError) as exc:
             self._last_error = _describe(exc)
             return DependencyHealth("unhealthy", base, None, None, self._last_error, time.time())
         return DependencyHealth("healthy", base, latency_ms, version, self._last_error, time.time())
 
     async def _get(self, endpoint: Endpoint, path: str) -> tuple[int, bytes]:
-        answer = await self._proxy.client.send(endpoint, "GET", path)
+        answer = await self._proxy.client.send(endpoint.address, "GET", path)
         try:
             return answer.status, await answer.read()
         finally:

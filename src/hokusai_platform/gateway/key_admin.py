@@ -23,9 +23,9 @@ from typing import NamedTuple, TypeVar
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hokusai_platform.gateway import errors
-from hokusai_platform.gateway.http import Request
-from hokusai_platform.gateway.responses import Response, json_response
+from hokusai_platform.gateway.exchange import Exchange
 from hokusai_platform.gateway.security import Guard
+from hokusai_platform.http.messages import Request, Response, json_response
 from hokusai_platform.keys.auth import Authenticator
 from hokusai_platform.keys.errors import KeyRevoked, UnknownKey
 from hokusai_platform.keys.grants import Level
@@ -102,9 +102,7 @@ async def _json_object(request: Request, allowed: tuple[str, ...]) -> dict[str, 
         raise too_large
     data = bytearray()
     if request.body is not None:
-        expect = request.field(b"expect")
-        if request.http_version == "1.1" and expect and b"100-continue" in expect.lower():
-            await request.send_continue()
+        request.send_continue()
         async for chunk in request.body.chunks():
             data += chunk
             if len(data) > MAX_BODY_BYTES:
@@ -185,7 +183,7 @@ def _issued(issued: IssuedKey, status: int) -> Response:
     return answer
 
 
-def handler(guard: Guard) -> Callable[[Request, str], Awaitable[Response]]:
+def handler(guard: Guard) -> Callable[[Exchange], Awaitable[Response]]:
     """What answers under `MOUNT`: the key admin API, or without keys (HOKUSAI_AUTH=off) a 404
     that says why."""
     if guard.authenticator is None:
@@ -193,7 +191,7 @@ def handler(guard: Guard) -> Callable[[Request, str], Awaitable[Response]]:
     return KeyAdmin(guard, guard.authenticator).handle
 
 
-async def _off(request: Request, request_id: str) -> Response:
+async def _off(exchange: Exchange) -> Response:
     return errors.json_error(
         404, errors.ENDPOINT_NOT_FOUND, "the key admin API is off (HOKUSAI_AUTH=off)"
     )
@@ -213,19 +211,17 @@ class KeyAdmin:
             ("{key_id}/limits", "DELETE"): ("keys.clear-limits", self._clear_limits),
         }
 
-    async def handle(self, request: Request, request_id: str) -> Response:
+    async def handle(self, exchange: Exchange) -> Response:
+        request, request_id = exchange.request, exchange.id
         refusal = self._guard.screen(request, request_id)
         if refusal is not None:
             return refusal
-        started = time.perf_counter()
         identified = await self._guard.identify(request, request_id, self._authenticator)
         if not isinstance(identified, Caller):
             return identified
-        caller = identified.key
+        caller = exchange.key = identified.key
         found = self._find(request)
-        refusal = await self._guard.authorise(
-            request, request_id, caller, Scope.ADMIN, request.path
-        )
+        refusal = await self._guard.authorise(exchange, caller, Scope.ADMIN, request.path)
         if isinstance(found, Response):
             action, done = None, Done(refusal or found, None)
         else:
@@ -244,7 +240,7 @@ class KeyAdmin:
             status=done.answer.status,
             bytes_in=request.content_length or 0,
             bytes_out=done.answer.body_length,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            latency_ms=round((time.perf_counter() - exchange.started) * 1000, 3),
             action={"action": action, "target": done.target, "change": done.change},
         )
         return done.answer

@@ -18,14 +18,13 @@ import hashlib
 import html
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, parse_qsl
 
 from hokusai_platform.gateway import errors
-from hokusai_platform.gateway.http import Request
-from hokusai_platform.gateway.responses import AnyResponse, Response
 from hokusai_platform.gateway.security import PERMISSION_DENIED, UNAUTHENTICATED
 from hokusai_platform.gateway.sessions import HOME, LOGIN_PATH, Sessions, redirect, session_id
+from hokusai_platform.http.messages import AnyResponse, Request, Response
+from hokusai_platform.http.server import Handler
 from hokusai_platform.keys.auth import Unauthenticated
 from hokusai_platform.keys.sessions import LINK_SECONDS
 
@@ -160,9 +159,6 @@ async def _form(request: Request) -> dict[str, str]:
         )
     body = b"".join([chunk async for chunk in request.body.chunks()]) if request.body else b""
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-
-
-Handler = Callable[[Request], Awaitable[AnyResponse]]
 
 
 class Login:

@@ -14,7 +14,8 @@ from urllib.parse import quote, urlencode
 
 from hokusai_platform.discovery.cluster import Cluster
 from hokusai_platform.gateway.rules import Kind
-from hokusai_platform.gateway.upstream import UpstreamClient, UpstreamError
+from hokusai_platform.http.client import Client
+from hokusai_platform.http.errors import ClientError
 from hokusai_platform.keys.resource_cache import ResourceCache
 
 _FIELDS = b"Accept: application/json\r\nContent-Type: application/json\r\n"
@@ -31,7 +32,7 @@ class Lookups:
     def __init__(
         self,
         cluster: Cluster,
-        client: UpstreamClient,
+        client: Client,
         *,
         max_entries: int = 100_000,
         name_seconds: float = NAME_SECONDS,
@@ -54,12 +55,12 @@ class Lookups:
         if endpoint is None:
             raise LookupFailed(f"upstream {self._cluster.target}: no usable endpoint")
         try:
-            answer = await self._client.send(endpoint, method, target, _FIELDS, body)
+            answer = await self._client.send(endpoint.address, method, target, _FIELDS, body)
             try:
                 return answer.status, await answer.read()
             finally:
                 answer.close()
-        except UpstreamError as exc:
+        except ClientError as exc:
             raise LookupFailed(f"upstream {endpoint.authority}: {exc}") from exc
 
     async def _get(self, path: str, **query: str) -> dict[str, object] | None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 
 from hokusai_platform import __version__
-from hokusai_platform.gateway.http import Request
 from hokusai_platform.gateway.key_admin import KEY_ID, MAX_BODY_BYTES, MAX_NAME_CHARS
-from hokusai_platform.gateway.responses import Response
+from hokusai_platform.http.messages import Request, Response
 from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.rates import DEFAULT_RATE, MAX_LIMIT
 

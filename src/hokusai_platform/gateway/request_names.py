@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from hokusai_platform.gateway.http import Request, RequestBody
 from hokusai_platform.gateway.rules import Kind, Names, Source
+from hokusai_platform.http.messages import Request
+from hokusai_platform.http.protocol import Body
 from hokusai_platform.keys.grants import Level
 
 # Another way to name the same experiment: present beside the rule's own field, it is refused.
@@ -40,7 +41,7 @@ class Named:
     ids: tuple[str, ...]
 
 
-class ReplayedBody(RequestBody):
+class ReplayedBody(Body):
     """A body the gateway read whole to check it, handed on to the proxy unchanged."""
 
     def __init__(self, request: Request, data: bytes) -> None:

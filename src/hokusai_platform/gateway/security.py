@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from functools import partial
 
 from prometheus_client import Counter
@@ -24,9 +23,8 @@ from hokusai_platform import ratelimit
 from hokusai_platform.audit import AuditLog
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.enforcement import Enforcer
-from hokusai_platform.gateway.http import Request
+from hokusai_platform.gateway.exchange import Exchange, Forward
 from hokusai_platform.gateway.lookups import Lookups
-from hokusai_platform.gateway.responses import AnyResponse, Response
 from hokusai_platform.gateway.routes import ROUTES
 from hokusai_platform.gateway.sessions import (
     CURRENT_USER_PATHS,
@@ -35,6 +33,7 @@ from hokusai_platform.gateway.sessions import (
     current_user,
     session_id,
 )
+from hokusai_platform.http.messages import AnyResponse, Request, Response
 from hokusai_platform.keys import database
 from hokusai_platform.keys.auth import (
     Authenticator,
@@ -63,8 +62,6 @@ CHALLENGES = ('Bearer realm="hokusai"', 'Basic realm="hokusai"')
 _ARTIFACT_UPLOAD_MARKERS = ("/mlflow-artifacts/", "/upload-artifact")
 
 REFUSED = Counter("hokusai_requests_refused_total", "Requests refused at the boundary", ["reason"])
-
-Forward = Callable[[Request, str], Awaitable[AnyResponse]]
 
 
 def prepare(settings: Settings) -> None:
@@ -116,7 +113,8 @@ class Guard:
             self.sessions.close()
         self.audit.close()
 
-    async def handle(self, request: Request, request_id: str, forward: Forward) -> AnyResponse:
+    async def handle(self, exchange: Exchange, forward: Forward) -> AnyResponse:
+        request, request_id = exchange.request, exchange.id
         refusal = self.screen(request, request_id)
         if refusal is not None:
             return refusal
@@ -128,18 +126,17 @@ class Guard:
             or (route := ROUTES.route(request.method, mlflow_path)) is None
         ):
             refusal = self._size_refusal(request, request_id, mlflow_path)
-            return refusal if refusal is not None else await forward(request, request_id)
-        started = time.perf_counter()
+            return refusal if refusal is not None else await forward(exchange)
         session = session_id(request)
         caller = await self.identify(
             request, request_id, self.authenticator, self.sessions, session
         )
         if not isinstance(caller, Caller):
             return caller
-        key = caller.key
+        key = exchange.key = caller.key
         refusal = self._cross_origin(request, request_id, self.sessions, session, mlflow_path)
         if refusal is None:
-            refusal = await self.authorise(request, request_id, key, route.scope, mlflow_path)
+            refusal = await self.authorise(exchange, key, route.scope, mlflow_path)
         if refusal is None:
             refusal = self._size_refusal(request, request_id, mlflow_path)
         response: AnyResponse
@@ -148,13 +145,13 @@ class Guard:
         elif mlflow_path in CURRENT_USER_PATHS and request.method in ("GET", "HEAD"):
             response = current_user(key)
         elif caller.access.unrestricted and route.rule.action is None:
-            response = await forward(request, request_id)
+            response = await forward(exchange)
         else:
             refresh = partial(self._fresh, request, self.authenticator, self.sessions, session)
             response = await self.enforcer.handle(
-                request, request_id, caller, route, mlflow_path, refresh, forward
+                exchange, caller, route, mlflow_path, refresh, forward
             )
-        self._record(request, request_id, key, mlflow_path, response, started)
+        self._record(exchange, key, mlflow_path, response)
         return response
 
     def screen(self, request: Request, request_id: str) -> Response | None:
@@ -247,10 +244,11 @@ class Guard:
         )
 
     async def authorise(
-        self, request: Request, request_id: str, key: KeyInfo, required: Scope, path: str
+        self, exchange: Exchange, key: KeyInfo, required: Scope, path: str
     ) -> Response | None:
         """The 403 when the key's scope does not cover `required`, the 429 when its rate
         limit is spent; else None. Every answer to the key says where its limit stands."""
+        request, request_id = exchange.request, exchange.id
         if not key.scope.allows(required):
             return self._refuse(
                 request_id,
@@ -263,7 +261,7 @@ class Guard:
         decision = await self.limiter.check(key.id, key.rate)
         if decision is None:
             return None
-        request.response_headers.extend(decision.headers().items())
+        exchange.response_headers.extend(decision.headers().items())
         if decision.allowed:
             return None
         return self._refuse(
@@ -313,16 +311,11 @@ class Guard:
         return errors.json_error(status, error_code, message)
 
     def _record(
-        self,
-        request: Request,
-        request_id: str,
-        key: KeyInfo,
-        mlflow_path: str,
-        response: AnyResponse,
-        started: float,
+        self, exchange: Exchange, key: KeyInfo, mlflow_path: str, response: AnyResponse
     ) -> None:
+        request = exchange.request
         self.audit.record(
-            request_id=request_id,
+            request_id=exchange.id,
             key_id=key.id,
             scope=key.scope.value,
             method=request.method,
@@ -330,5 +323,5 @@ class Guard:
             status=response.status,
             bytes_in=request.content_length or 0,
             bytes_out=response.body_length,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            latency_ms=round((time.perf_counter() - exchange.started) * 1000, 3),
         )

@@ -21,9 +21,10 @@ import signal
 import socket
 from collections.abc import Awaitable, Iterator
 
-from hokusai_platform.gateway import security
+from hokusai_platform.gateway import errors, security
 from hokusai_platform.gateway.app import Gateway, create_app
-from hokusai_platform.gateway.http import HttpServer, Limits
+from hokusai_platform.gateway.headers import SINGLE_FIELDS
+from hokusai_platform.http.server import Limits, Server
 from hokusai_platform.settings import Settings
 
 log = logging.getLogger("hokusai.server")
@@ -110,11 +111,15 @@ async def _run_worker(settings: Settings, sock: socket.socket, *, one_of_many: b
     )
     gateway = create_app(settings)
     await gateway.start()
-    servers = [HttpServer(gateway, limits)]
+    servers = [Server(gateway, limits, refusal=errors.refusal, single_fields=SINGLE_FIELDS)]
     await servers[0].listen(sock=sock)
     if settings.metrics_port is not None:
         # Every worker listens (SO_REUSEPORT); any of them answers with all workers' metrics.
-        servers.append(HttpServer(gateway.metrics_only, limits))
+        servers.append(
+            Server(
+                gateway.metrics_only, limits, refusal=errors.refusal, single_fields=SINGLE_FIELDS
+            )
+        )
         await servers[1].listen(host=settings.host, port=settings.metrics_port, reuse_port=True)
     await shutdown.requested.wait()
     await _drain(settings, gateway, servers, shutdown)
@@ -122,7 +127,7 @@ async def _run_worker(settings: Settings, sock: socket.socket, *, one_of_many: b
 
 
 async def _drain(
-    settings: Settings, gateway: Gateway, servers: list[HttpServer], shutdown: Shutdown
+    settings: Settings, gateway: Gateway, servers: list[Server], shutdown: Shutdown
 ) -> None:
     """Not ready at once, but serving for `drain_seconds`: a balancer has time to notice and
     send new requests elsewhere. Then stop accepting and finish what is in progress."""

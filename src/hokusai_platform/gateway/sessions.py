@@ -21,8 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 from multidict import CIMultiDict
 
-from hokusai_platform.gateway.http import Request
-from hokusai_platform.gateway.responses import Response, json_response
+from hokusai_platform.http.messages import Request, Response, json_response
 from hokusai_platform.keys import tokens
 from hokusai_platform.keys.access import Access
 from hokusai_platform.keys.auth import Authenticator, Unauthenticated
