@@ -173,7 +173,7 @@ def _through_the_gateway(args: argparse.Namespace, grants: list[Grant], rng: ran
             started = clock()
             route = ROUTES.route("GET", "/api/2.0/mlflow/runs/get")
             assert route is not None
-            names = RequestNames(request, route.params, None)
+            names = RequestNames.of_request(request, route.params, None)
             named = [names.read(rule) for rule in route.rule.names]
             await enforcer.denial(access, named)
             samples[index] = clock() - started

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from hokusai_platform.gateway.request_names import Contradiction, RequestNames
 from hokusai_platform.gateway.routes import API_ROUTES, ROOT_ROUTES, ROUTES
 from hokusai_platform.gateway.rules import NONE, Action, Kind, Rule, Source
 from hokusai_platform.keys.grants import Level
@@ -41,7 +42,10 @@ def test_each_rule_reads_where_the_route_can_carry_it(
         if names.source is Source.PATH:
             assert all(f"{{{field}}}" in path for field in names.fields), (method, path)
         if names.level is Level.MANAGE:
-            assert method == "DELETE" or re.search(r"/(delete|restore)$", path), (method, path)
+            assert method == "DELETE" or re.search(r"/(delete|restore)(-traces)?$", path), (
+                method,
+                path,
+            )
         if method == "GET":
             assert names.level is Level.READ, (method, path)
 
@@ -96,8 +100,39 @@ def test_searches_and_creations_carry_their_action() -> None:
         assert route is not None and route.rule.action is not None
     route = ROUTES.route("POST", "/api/2.0/mlflow/experiments/create")
     assert route is not None and route.rule.action is Action.OWN_EXPERIMENT
+    for method in ("GET", "POST"):
+        route = ROUTES.route(method, "/graphql")
+        assert route is not None and route.rule.action is Action.GRAPHQL
 
 
 def test_an_unlisted_route_needs_admin_and_is_unruled() -> None:
     route = ROUTES.route("GET", "/api/2.0/mlflow/not-a-route")
     assert route is not None and route.scope is ADMIN and not route.rule.ruled
+
+
+def test_a_trace_search_names_the_experiment_of_each_location() -> None:
+    route = ROUTES.route("POST", "/api/3.0/mlflow/traces/search")
+    assert route is not None
+    [names] = route.rule.names
+    located = RequestNames.of_message(
+        {
+            "locations": [
+                {"mlflow_experiment": {"experiment_id": "1"}},
+                {"mlflowExperiment": {"experimentId": "2"}},
+            ]
+        }
+    )
+    assert located.read(names).ids == ("1", "2")
+    elsewhere = RequestNames.of_message(
+        {"locations": [{"mlflow_experiment": {"experiment_id": "1"}}, {"uc_schema": {}}]}
+    )
+    with pytest.raises(Contradiction):
+        elsewhere.read(names)
+
+
+def test_a_presigned_upload_names_its_run_or_its_logged_model() -> None:
+    route = ROUTES.route("POST", "/api/2.0/mlflow/artifacts/presigned-upload-url")
+    assert route is not None
+    message = RequestNames.of_message({"model_id": "m-1", "path": "x.bin"})
+    assert [message.read(names).ids for names in route.rule.names] == [(), ("m-1",)]
+    assert [names.kind for names in route.rule.names] == [Kind.RUN, Kind.LOGGED_MODEL]

@@ -37,6 +37,7 @@ class Bob:
     run_id: str
     logged_model_id: str
     trace_id: str
+    dataset_id: str
     model: str = "bob-classifier"
     experiment_name: str = "bob-experiment"
 
@@ -46,6 +47,20 @@ class World:
     api: str  # the gateway's MLflow tracking URI
     alice: str  # her key
     bob: Bob
+
+
+def _create_dataset(
+    base: str, name: str, experiment_ids: list[str], token: str | None = None
+) -> str:
+    """An evaluation dataset in those experiments, made over MLflow's REST API."""
+    answer = requests.post(
+        f"{base}/api/3.0/mlflow/datasets/create",
+        json={"name": name, "experiment_ids": experiment_ids},
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return str(answer.json()["dataset"]["dataset_id"])
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +79,7 @@ def world(
     direct.create_registered_model("bob-classifier")
     direct.create_model_version("bob-classifier", f"runs:/{run_id}/model", run_id=run_id)
     direct.set_registered_model_alias("bob-classifier", "champion", "1")
+    dataset_id = _create_dataset(mlflow_url, "bob-dataset", [experiment_id])
     alice = keys.store.create("alice", Scope.WRITE, GENEROUS, default=Level.NO_PERMISSIONS)
     keys.store.grants.put(
         Grant(Principal.key(alice.info.id), Resource.parse("model:alice-*"), Level.EDIT)
@@ -71,7 +87,9 @@ def world(
     log = tmp_path_factory.mktemp("grants") / "gateway.log"
     server, url = start_gateway(log, secured_env(keys, redis_url, MLFLOW_SERVER_URL=mlflow_url))
     yield World(
-        f"{url}/api/mlflow", alice.secret, Bob(experiment_id, run_id, logged_model_id, trace_id)
+        f"{url}/api/mlflow",
+        alice.secret,
+        Bob(experiment_id, run_id, logged_model_id, trace_id, dataset_id),
     )
     server.stop()
 
@@ -159,8 +177,21 @@ def _value(names: Names, bob: Bob) -> str:
         Kind.RUN: bob.run_id,
         Kind.LOGGED_MODEL: bob.logged_model_id,
         Kind.TRACE: bob.trace_id,
+        Kind.DATASET: bob.dataset_id,
         Kind.MODEL: bob.model,
     }[names.kind]
+
+
+def _nest(body: dict[str, object], field: str, value: object) -> None:
+    """`value` at a dotted field; a repeated message's (`locations[].…`) in a one-item list."""
+    head, _, rest = field.partition(".")
+    if not rest:
+        body[head] = value
+        return
+    inner: dict[str, object] = {}
+    values = value if isinstance(value, list) else [value]
+    body[head.removesuffix("[]")] = [inner] if head.endswith("[]") else inner
+    _nest(inner, rest, values[0] if head.endswith("[]") else value)
 
 
 def _aimed_at_bob(method: str, path: str, rule: Rule, bob: Bob) -> tuple[str, bytes]:
@@ -176,7 +207,7 @@ def _aimed_at_bob(method: str, path: str, rule: Rule, bob: Bob) -> tuple[str, by
         elif names.source is Source.QUERY or method == "GET":
             query.append((field, value))
         else:
-            body[field] = [value] if names.many else value
+            _nest(body, field, [value] if names.many else value)
     filled = re.sub(r"\{(\w+)\}", lambda m: params.get(m[1], "x1"), path)
     target = (
         ("/api/mlflow/api/2.0/" + filled) if not path.startswith("/") else "/api/mlflow" + filled
@@ -233,6 +264,177 @@ def test_the_stock_client_is_refused_on_bob_s_things(alice: MlflowClient, world:
     ):
         with pytest.raises((MlflowException, requests.HTTPError), match="PERMISSION_DENIED"):
             attempt()
+
+
+# What the MLflow 3 UI asks of /graphql for a run's page and a run list, shortened.
+UI_GET_RUN = """
+query GetRun($data: MlflowGetRunInput!) @component(name: "MLflow.ExperimentRunTracking") {
+  mlflowGetRun(input: $data) {
+    apiError { code message }
+    run {
+      info { runUuid experimentId }
+      experiment { experimentId name }
+      modelVersions { status version name source }
+    }
+  }
+}
+"""
+UI_SEARCH_RUNS = """
+query SearchRuns($data: MlflowSearchRunsInput!) {
+  mlflowSearchRuns(input: $data) { runs { info { runUuid } } }
+}
+"""
+
+
+def test_the_ui_s_graphql_gets_her_run_and_is_refused_bob_s(
+    alice: MlflowClient, world: World, mlflow_url: str
+) -> None:
+    experiment_id = alice.create_experiment("alice-graphql")
+    run_id = alice.create_run(experiment_id).info.run_id
+    alice.create_registered_model("alice-graphql-model")
+    alice.create_model_version("alice-graphql-model", f"runs:/{run_id}/model", run_id=run_id)
+    # A version of Bob's model made from her run: MLflow lists it among her run's versions.
+    direct = MlflowClient(mlflow_url, registry_uri=mlflow_url)
+    direct.create_model_version(world.bob.model, f"runs:/{run_id}/model", run_id=run_id)
+
+    def graphql(query: str, data: dict[str, object]) -> tuple[int, Any]:
+        status, _, answer = exchange(
+            world.api.removesuffix("/api/mlflow"),
+            "POST",
+            "/api/mlflow/graphql",
+            {"Authorization": f"Bearer {world.alice}", "Content-Type": "application/json"},
+            json.dumps({"query": query, "variables": {"data": data}}).encode(),
+        )
+        return status, json.loads(answer)
+
+    status, answer = graphql(UI_GET_RUN, {"runId": run_id})
+    assert status == 200, answer
+    got = answer["data"]["mlflowGetRun"]["run"]
+    assert (got["info"]["runUuid"], got["experiment"]["name"]) == (run_id, "alice-graphql")
+    assert [v["name"] for v in got["modelVersions"]] == ["alice-graphql-model"]
+    status, answer = graphql(UI_SEARCH_RUNS, {"experimentIds": [experiment_id]})
+    assert status == 200, answer
+    assert [r["info"]["runUuid"] for r in answer["data"]["mlflowSearchRuns"]["runs"]] == [run_id]
+    for query, data, refusal in (
+        (UI_GET_RUN, {"runId": world.bob.run_id}, (403, "PERMISSION_DENIED")),
+        (
+            UI_GET_RUN,
+            {"runId": run_id, "runUuid": world.bob.run_id},
+            (400, "INVALID_PARAMETER_VALUE"),
+        ),
+        (
+            UI_SEARCH_RUNS,
+            {"experimentIds": [experiment_id, world.bob.experiment_id]},
+            (403, "PERMISSION_DENIED"),
+        ),
+    ):
+        status, answer = graphql(query, data)
+        assert (status, answer.get("error_code")) == refusal, answer
+    status, answer = graphql(
+        "query Q($data: MlflowSearchModelVersionsInput) "
+        "{ mlflowSearchModelVersions(input: $data) { modelVersions { name } } }",
+        {"filter": f"name='{world.bob.model}'"},
+    )
+    assert (status, answer["error_code"]) == (403, "PERMISSION_DENIED")
+
+
+def test_her_traces_are_searched_and_fetched_in_batches_and_bob_s_refused(
+    alice: MlflowClient, world: World
+) -> None:
+    experiment_id = alice.create_experiment("alice-traced")
+    trace_id = alice.start_trace("alice-batched", experiment_id=experiment_id).trace_id
+    alice.end_trace(trace_id)
+    mlflow.flush_trace_async_logging()
+    run_id = alice.create_run(experiment_id).info.run_id
+
+    def post(path: str, body: dict[str, object]) -> tuple[int, Any]:
+        status, _, answer = exchange(
+            world.api.removesuffix("/api/mlflow"),
+            "POST",
+            "/api/mlflow" + path,
+            {"Authorization": f"Bearer {world.alice}", "Content-Type": "application/json"},
+            json.dumps(body).encode(),
+        )
+        return status, json.loads(answer)
+
+    def located(*ids: str) -> dict[str, object]:
+        return {"locations": [{"mlflow_experiment": {"experiment_id": i}} for i in ids]}
+
+    status, answer = post("/api/3.0/mlflow/traces/search", located(experiment_id))
+    assert status == 200, answer
+    assert [t["trace_id"] for t in answer["traces"]] == [trace_id]
+    status, answer = post("/api/3.0/mlflow/traces/batchGetInfos", {"trace_ids": [trace_id]})
+    assert status == 200, answer
+    assert [t["trace_id"] for t in answer["trace_infos"]] == [trace_id]
+    status, answer = post(
+        "/api/2.0/mlflow/traces/link-to-run", {"trace_ids": [trace_id], "run_id": run_id}
+    )
+    assert status == 200, answer
+    # Reached MLflow, which signs uploads only for cloud storage, not its own proxied artifacts.
+    status, answer = post(
+        "/api/2.0/mlflow/artifacts/presigned-upload-url", {"run_id": run_id, "path": "x.bin"}
+    )
+    assert (status, answer["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert "proxied artifact storage" in answer["message"]
+    for path, body in (
+        ("/api/3.0/mlflow/traces/search", located(experiment_id, world.bob.experiment_id)),
+        ("/api/3.0/mlflow/traces/batchGetInfos", {"trace_ids": [trace_id, world.bob.trace_id]}),
+        (
+            "/api/2.0/mlflow/traces/link-to-run",
+            {"trace_ids": [world.bob.trace_id], "run_id": run_id},
+        ),
+        (
+            "/api/2.0/mlflow/artifacts/presigned-upload-url",
+            {"model_id": world.bob.logged_model_id, "path": "x"},
+        ),
+    ):
+        status, answer = post(path, body)
+        assert (status, answer["error_code"]) == (403, "PERMISSION_DENIED"), path
+
+
+def test_her_dataset_is_hers_while_it_belongs_only_to_experiments_she_may_reach(
+    alice: MlflowClient, world: World, mlflow_url: str
+) -> None:
+    experiment_id = alice.create_experiment("alice-evaluated")
+    dataset_id = _create_dataset(world.api, "alice-dataset", [experiment_id], world.alice)
+    base, headers = world.api, {"Authorization": f"Bearer {world.alice}"}
+    got = requests.get(f"{base}/api/3.0/mlflow/datasets/{dataset_id}", headers=headers, timeout=30)
+    assert got.status_code == 200 and got.json()["dataset"]["name"] == "alice-dataset"
+    joined = requests.post(
+        f"{base}/api/3.0/mlflow/datasets/{dataset_id}/add-experiments",
+        json={"experiment_ids": [world.bob.experiment_id]},
+        headers=headers,
+        timeout=30,
+    )
+    assert joined.status_code == 403 and joined.json()["error_code"] == "PERMISSION_DENIED"
+    # Once it belongs to Bob's experiment too, it is no longer hers alone.
+    requests.post(
+        f"{mlflow_url}/api/3.0/mlflow/datasets/{dataset_id}/add-experiments",
+        json={"experiment_ids": [world.bob.experiment_id]},
+        timeout=30,
+    ).raise_for_status()
+    got = requests.get(f"{base}/api/3.0/mlflow/datasets/{dataset_id}", headers=headers, timeout=30)
+    assert got.status_code == 403 and got.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_scorers_are_listed_only_for_experiments_she_names_and_may_read(
+    alice: MlflowClient, world: World
+) -> None:
+    experiment_id = alice.create_experiment("alice-scored")
+    headers = {"Authorization": f"Bearer {world.alice}"}
+
+    def listed(query: str) -> requests.Response:
+        target = f"{world.api}/api/3.0/mlflow/scorers/list{query}"
+        return requests.get(target, headers=headers, timeout=30)
+
+    assert listed(f"?experiment_id={experiment_id}").status_code == 200
+    assert listed(f"?experiment_ids={experiment_id}").status_code == 200
+    # Naming no experiment, MLflow would list every experiment's scorers.
+    everything = listed("")
+    assert everything.status_code == 400
+    assert everything.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    mixed = listed(f"?experiment_ids={experiment_id}&experiment_ids={world.bob.experiment_id}")
+    assert mixed.status_code == 403 and mixed.json()["error_code"] == "PERMISSION_DENIED"
 
 
 @pytest.mark.parametrize(

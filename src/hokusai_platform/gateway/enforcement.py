@@ -22,12 +22,18 @@ from functools import partial
 
 from hokusai_platform.gateway import errors
 from hokusai_platform.gateway.exchange import Exchange, Forward
+from hokusai_platform.gateway.graphql_names import (
+    GraphQLRequest,
+    NotUnderstood,
+    readable_versions,
+)
 from hokusai_platform.gateway.lookups import LookupFailed, Lookups
 from hokusai_platform.gateway.request_names import (
     BodyTooLarge,
     Contradiction,
     Named,
     RequestNames,
+    message_json,
     read_body,
 )
 from hokusai_platform.gateway.routes import Route
@@ -80,6 +86,8 @@ class Enforcer:
                 if action in SEARCHES:
                     assert action is not None
                     return await self._search(request, caller.access, action, mlflow_path)
+                if action is Action.GRAPHQL:
+                    return await self._graphql(request, request_id, caller, refresh, mlflow_path)
             except Contradiction as exc:
                 return self._refuse(
                     request_id, "ambiguous", 400, errors.INVALID_PARAMETER_VALUE, str(exc)
@@ -112,15 +120,17 @@ class Enforcer:
     ) -> Response | None:
         rule = route.rule
         if not rule.ruled:
-            return self._refuse(
-                request_id,
-                "grants",
-                403,
-                PERMISSION_DENIED,
-                f"key {caller.key.id} has per-resource grants, and {request.method} "
-                f"{request.path} names a resource no grant rule covers yet: it needs an admin key",
-            )
+            return self._unruled(request_id, caller, f"{request.method} {request.path}")
         named = [(await self._names(request, route)).read(names) for names in rule.names]
+        if named and not any(names.ids for names in named):  # all optional, none given
+            fields = " or ".join(field for names in rule.names for field in names.fields)
+            raise Contradiction(f"the request names none of {fields}")
+        return await self._refusal(request_id, caller, named, refresh)
+
+    async def _refusal(
+        self, request_id: str, caller: Caller, named: list[Named], refresh: Refresh
+    ) -> Response | None:
+        """403 unless the key's grants, read afresh once if need be, reach all of `named`."""
         access = caller.access
         for attempt in range(2):
             denial = await self.denial(access, named)
@@ -141,7 +151,7 @@ class Enforcer:
         if request.method == "GET" and request.body is not None and route.rule.names:
             raise Contradiction("a GET names its resource in the query string, not a body")
         body = await read_body(request, self._max_body) if reads_body else None
-        return RequestNames(request, route.params, body)
+        return RequestNames.of_request(request, route.params, body)
 
     async def _named_experiments(self, request: Request, route: Route) -> tuple[str, ...]:
         try:
@@ -172,6 +182,12 @@ class Enforcer:
             if experiment_id is None:
                 raise NotFound(f"no experiment named {resource_id!r}")
             return access.for_experiment(experiment_id, resource_id)
+        if kind is Kind.DATASET:  # as far as the least of its experiments allows
+            experiment_ids = await self._lookups.dataset_experiments(resource_id)
+            if experiment_ids is None:
+                raise NotFound(f"no dataset {resource_id!r}")
+            levels = [await self.experiment_level(access, i) for i in experiment_ids]
+            return min(levels, default=Level.NO_PERMISSIONS)
         experiment_id = await self._lookups.experiment_of(kind, resource_id)
         if experiment_id is None:
             raise NotFound(f"no {kind.value} {resource_id!r}")
@@ -199,6 +215,44 @@ class Enforcer:
         readable = partial(self._readable, access, action)
         status, answer = await filtered_search(search, action, readable, self._lookups.call)
         return Response(status=status, body=answer, content_type="application/json")
+
+    async def _graphql(
+        self, request: Request, request_id: str, caller: Caller, refresh: Refresh, mlflow_path: str
+    ) -> Response:
+        body = await read_body(request, self._max_body)
+        query = GraphQLRequest(message_json(body))
+        try:
+            named = query.named()
+        except NotUnderstood as exc:
+            return self._unruled(request_id, caller, f"/graphql asking for {exc}")
+        refusal = await self._refusal(request_id, caller, named, refresh)
+        if refusal is not None:
+            return refusal
+        target = mlflow_path + (f"?{request.query_string}" if request.query_string else "")
+        status, answer = await self._lookups.call(request.method, target, body)
+        if status == 200:
+            try:
+                result = json.loads(answer)
+            except ValueError:
+                raise LookupFailed("MLflow's answer to /graphql is not JSON") from None
+            access = caller.access
+            data = result.get("data") if isinstance(result, dict) else None
+            try:
+                readable_versions(query, data, lambda name: access.for_model(name) >= Level.READ)
+            except NotUnderstood as exc:
+                return self._unruled(request_id, caller, f"/graphql asking for {exc}")
+            answer = json.dumps(result).encode()
+        return Response(status=status, body=answer, content_type="application/json")
+
+    def _unruled(self, request_id: str, caller: Caller, what: str) -> Response:
+        return self._refuse(
+            request_id,
+            "grants",
+            403,
+            PERMISSION_DENIED,
+            f"key {caller.key.id} has per-resource grants, and {what} names a resource "
+            "no grant rule covers yet: it needs an admin key",
+        )
 
     async def _readable(self, access: Access, action: Action, item: dict[str, object]) -> bool:
         if action in (Action.SEARCH_MODELS, Action.SEARCH_VERSIONS):

@@ -101,6 +101,18 @@ class Lookups:
             self._parents.put((kind, resource_id), found)
         return found
 
+    async def dataset_experiments(self, dataset_id: str) -> tuple[str, ...] | None:
+        """The experiments an evaluation dataset belongs to; None if unknown. Not cached: a
+        dataset joins and leaves experiments."""
+        target = f"/api/3.0/mlflow/datasets/{quote(dataset_id, '')}/experiment-ids"
+        answer = await self._get(target)
+        if answer is None:
+            return None
+        ids = answer.get("experiment_ids") or []
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise LookupFailed(f"MLflow's answer to GET {target} lists no experiment ids")
+        return tuple(ids)
+
     async def experiment_name(self, experiment_id: str) -> str | None:
         cached = self._names.get(experiment_id)
         if cached is not None:

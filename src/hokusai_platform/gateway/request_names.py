@@ -109,16 +109,22 @@ class _Query:
         return values[0] if values else None
 
 
-def _from_body(body: dict[str, object], field: str) -> object:
-    """The value at `field`, a dotted path into nested messages (`trace.trace_info.…`)."""
+def _from_body(body: object, field: str) -> object:
+    """The value at `field`, a dotted path into nested messages (`trace.trace_info.…`); past a
+    repeated one (`locations[].…`), the list of each item's value."""
     value: object = body
-    for part in field.split("."):
+    parts = field.split(".")
+    for index, part in enumerate(parts):
         if not isinstance(value, dict):
             return None
-        spellings = [name for name in dict.fromkeys((part, json_name(part))) if name in value]
+        name = part.removesuffix("[]")
+        spellings = [each for each in dict.fromkeys((name, json_name(name))) if each in value]
         if len(spellings) > 1:
-            raise Contradiction(f"the body spells {part} twice ({' and '.join(spellings)})")
+            raise Contradiction(f"the body spells {name} twice ({' and '.join(spellings)})")
         value = value[spellings[0]] if spellings else None
+        if part.endswith("[]") and isinstance(value, list):
+            rest = ".".join(parts[index + 1 :])
+            return [_from_body(item, rest) for item in value]
     return value
 
 
@@ -134,15 +140,30 @@ def _as_ids(field: str, value: object, many: bool) -> list[str]:
 class RequestNames:
     """What one request names, read once; `body` is None when MLflow reads none."""
 
-    def __init__(self, request: Request, params: dict[str, str], body: bytes | None) -> None:
+    def __init__(
+        self, query_string: str, params: dict[str, str], message: dict[str, object] | None
+    ) -> None:
         self._params = params
-        self._query = _Query(request.query_string)
-        self._body = None if body is None else message_json(body)
+        self._query = _Query(query_string)
+        self._body = message
+
+    @classmethod
+    def of_request(
+        cls, request: Request, params: dict[str, str], body: bytes | None
+    ) -> RequestNames:
+        return cls(request.query_string, params, None if body is None else message_json(body))
+
+    @classmethod
+    def of_message(cls, message: dict[str, object]) -> RequestNames:
+        """A message MLflow builds itself (a GraphQL field's `input`), read as a JSON body."""
+        return cls("", {}, message)
 
     def read(self, names: Names) -> Named:
         ids = self._ids(names)
         if names.segment:
             ids = [value.lstrip("/").split("/", 1)[0] for value in ids]
+        if not ids and names.optional:
+            return Named(names.kind, names.level, ())
         if not ids:
             spelled = " or ".join(names.fields)
             raise Contradiction(f"the request names no {names.kind.value} ({spelled})")

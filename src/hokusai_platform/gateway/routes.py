@@ -29,21 +29,25 @@ from hokusai_platform.gateway.rules import (
     Source,
     act,
     artifact_path,
+    dataset,
     experiment,
     experiment_name,
     experiments,
     logged_model,
     model,
     needs,
+    optional,
     run,
     runs,
     trace,
+    traces,
 )
 from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.scopes import ADMIN, API_FAMILIES, PUBLIC, READ, WRITE, Scope
 
 R, E, M = Level.READ, Level.EDIT, Level.MANAGE
 V3_TRACE_EXPERIMENT = "trace.trace_info.trace_location.mlflow_experiment.experiment_id"
+V3_SEARCH_EXPERIMENTS = "locations[].mlflow_experiment.experiment_id"
 
 # Routes under every API family (/api/2.0/, /api/3.0/, /ajax-api/2.0/, /ajax-api/3.0/).
 API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
@@ -57,18 +61,37 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("GET", "mlflow-artifacts/presigned/{path}", READ, needs(artifact_path(R))),
     ("GET", "mlflow/artifacts/list", READ, needs(run(R))),
     ("POST", "mlflow/artifacts/presigned-download-url", READ, needs(run(R, fields=("run_id",)))),
-    ("POST", "mlflow/artifacts/presigned-upload-url", WRITE, UNRULED),
-    ("DELETE", "mlflow/datasets/{dataset_id}", WRITE, UNRULED),
-    ("GET", "mlflow/datasets/{dataset_id}", READ, UNRULED),
-    ("POST", "mlflow/datasets/{dataset_id}/add-experiments", WRITE, UNRULED),
-    ("GET", "mlflow/datasets/{dataset_id}/experiment-ids", READ, UNRULED),
-    ("DELETE", "mlflow/datasets/{dataset_id}/records", WRITE, UNRULED),
-    ("GET", "mlflow/datasets/{dataset_id}/records", READ, UNRULED),
-    ("POST", "mlflow/datasets/{dataset_id}/records", WRITE, UNRULED),
-    ("POST", "mlflow/datasets/{dataset_id}/remove-experiments", WRITE, UNRULED),
-    ("PATCH", "mlflow/datasets/{dataset_id}/tags", WRITE, UNRULED),
-    ("DELETE", "mlflow/datasets/{dataset_id}/tags/{key}", WRITE, UNRULED),
-    ("POST", "mlflow/datasets/create", WRITE, UNRULED),
+    # Exactly one of the two, or MLflow refuses it.
+    (
+        "POST",
+        "mlflow/artifacts/presigned-upload-url",
+        WRITE,
+        needs(optional(run(E, fields=("run_id",))), optional(logged_model(E, Source.MESSAGE))),
+    ),
+    # An evaluation dataset: a key reaches it as far as each experiment it belongs to allows
+    # (one that belongs to none: only unrestricted keys, so a restricted key creates one in
+    # experiments it may edit).
+    ("DELETE", "mlflow/datasets/{dataset_id}", WRITE, needs(dataset(M))),
+    ("GET", "mlflow/datasets/{dataset_id}", READ, needs(dataset(R))),
+    (
+        "POST",
+        "mlflow/datasets/{dataset_id}/add-experiments",
+        WRITE,
+        needs(dataset(E), experiments(E)),
+    ),
+    ("GET", "mlflow/datasets/{dataset_id}/experiment-ids", READ, needs(dataset(R))),
+    ("DELETE", "mlflow/datasets/{dataset_id}/records", WRITE, needs(dataset(E))),
+    ("GET", "mlflow/datasets/{dataset_id}/records", READ, needs(dataset(R))),
+    ("POST", "mlflow/datasets/{dataset_id}/records", WRITE, needs(dataset(E))),
+    (
+        "POST",
+        "mlflow/datasets/{dataset_id}/remove-experiments",
+        WRITE,
+        needs(dataset(E), experiments(E)),
+    ),
+    ("PATCH", "mlflow/datasets/{dataset_id}/tags", WRITE, needs(dataset(E))),
+    ("DELETE", "mlflow/datasets/{dataset_id}/tags/{key}", WRITE, needs(dataset(E))),
+    ("POST", "mlflow/datasets/create", WRITE, needs(optional(experiments(E)))),
     ("GET", "mlflow/datasets/search", READ, UNRULED),
     ("POST", "mlflow/datasets/search", READ, UNRULED),
     ("POST", "mlflow/demo/delete", ADMIN, NONE),
@@ -91,7 +114,7 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ),
     ("GET", "mlflow/experiments/search", READ, act(Action.SEARCH_EXPERIMENTS)),
     ("POST", "mlflow/experiments/search", READ, act(Action.SEARCH_EXPERIMENTS)),
-    ("POST", "mlflow/experiments/search-datasets", READ, UNRULED),
+    ("POST", "mlflow/experiments/search-datasets", READ, needs(experiments(R))),
     ("POST", "mlflow/experiments/set-experiment-tag", WRITE, needs(experiment(E))),
     (
         "POST",
@@ -141,7 +164,7 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("POST", "mlflow/gateway/secrets/update", ADMIN, NONE),
     ("GET", "mlflow/gateway/supported-models", READ, NONE),
     ("GET", "mlflow/gateway/supported-providers", READ, NONE),
-    ("POST", "mlflow/genai/evaluate/invoke", WRITE, UNRULED),
+    ("POST", "mlflow/genai/evaluate/invoke", WRITE, needs(experiment(E), traces(E))),
     ("GET", "mlflow/get-online-trace-details", READ, NONE),
     ("GET", "mlflow/get-trace-artifact", READ, needs(trace(R, Source.QUERY, "request_id"))),
     ("POST", "mlflow/issues", WRITE, UNRULED),
@@ -229,14 +252,15 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("POST", "mlflow/runs/search", READ, act(Action.SEARCH_RUNS)),
     ("POST", "mlflow/runs/set-tag", WRITE, needs(run(E))),
     ("POST", "mlflow/runs/update", WRITE, needs(run(E))),
-    ("POST", "mlflow/scorer/invoke", WRITE, UNRULED),
-    ("DELETE", "mlflow/scorers/delete", WRITE, UNRULED),
-    ("GET", "mlflow/scorers/get", READ, UNRULED),
-    ("GET", "mlflow/scorers/list", READ, UNRULED),
+    ("POST", "mlflow/scorer/invoke", WRITE, needs(experiment(E), traces(E))),
+    ("DELETE", "mlflow/scorers/delete", WRITE, needs(experiment(E))),
+    ("GET", "mlflow/scorers/get", READ, needs(experiment(R))),
+    # Without either, MLflow lists the scorers of every experiment.
+    ("GET", "mlflow/scorers/list", READ, needs(optional(experiment(R)), optional(experiments(R)))),
     ("PUT", "mlflow/scorers/online-config", WRITE, UNRULED),
     ("GET", "mlflow/scorers/online-configs", READ, UNRULED),
-    ("POST", "mlflow/scorers/register", WRITE, UNRULED),
-    ("GET", "mlflow/scorers/versions", READ, UNRULED),
+    ("POST", "mlflow/scorers/register", WRITE, needs(experiment(E))),
+    ("GET", "mlflow/scorers/versions", READ, needs(experiment(R))),
     ("GET", "mlflow/server-info", READ, NONE),
     ("GET", "mlflow/traces", READ, needs(experiments(R))),
     # 2.0 (StartTrace) reads `experiment_id`; 3.0 (StartTraceV3) the trace's location.
@@ -252,15 +276,17 @@ API_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("PATCH", "mlflow/traces/{trace_id}/assessments/{assessment_id}", WRITE, needs(trace(E))),
     ("DELETE", "mlflow/traces/{trace_id}/tags", WRITE, needs(trace(E))),
     ("PATCH", "mlflow/traces/{trace_id}/tags", WRITE, needs(trace(E))),
-    ("GET", "mlflow/traces/batchGet", READ, UNRULED),
-    ("POST", "mlflow/traces/batchGetInfos", READ, UNRULED),
-    ("POST", "mlflow/traces/calculate-filter-correlation", READ, UNRULED),
-    ("POST", "mlflow/traces/delete-traces", WRITE, UNRULED),
+    ("GET", "mlflow/traces/batchGet", READ, needs(traces(R))),
+    ("POST", "mlflow/traces/batchGetInfos", READ, needs(traces(R))),
+    ("POST", "mlflow/traces/calculate-filter-correlation", READ, needs(experiments(R))),
+    # MLflow deletes only the traces of `experiment_id`, those listed or all up to a time.
+    ("POST", "mlflow/traces/delete-traces", WRITE, needs(experiment(M))),
     ("GET", "mlflow/traces/get", READ, needs(trace(R, Source.MESSAGE))),
     ("POST", "mlflow/traces/link-prompts", WRITE, UNRULED),
-    ("POST", "mlflow/traces/link-to-run", WRITE, UNRULED),
-    ("POST", "mlflow/traces/metrics", READ, UNRULED),
-    ("POST", "mlflow/traces/search", READ, UNRULED),
+    ("POST", "mlflow/traces/link-to-run", WRITE, needs(run(E, fields=("run_id",)), traces(E))),
+    ("POST", "mlflow/traces/metrics", READ, needs(experiments(R))),
+    # Only the traces of the experiments it searches: MLflow reads no other location here.
+    ("POST", "mlflow/traces/search", READ, needs(experiments(R, V3_SEARCH_EXPERIMENTS))),
     ("GET", "mlflow/ui-telemetry", READ, NONE),
     ("POST", "mlflow/ui-telemetry", WRITE, NONE),
     ("GET", "mlflow/unified-traces", READ, NONE),
@@ -287,12 +313,13 @@ ROOT_ROUTES: tuple[tuple[str, str, Scope, Rule], ...] = (
     ("GET", "/build/{path}", READ, NONE),
     ("GET", "/get-artifact", READ, needs(run(R, Source.QUERY))),
     ("GET", "/model-versions/get-artifact", READ, needs(model(R, Source.QUERY))),
-    # MLflow's GraphQL "mutations" are searches (searchRuns, searchDatasets) and an echo.
-    ("GET", "/graphql", READ, UNRULED),
-    ("POST", "/graphql", READ, UNRULED),
+    # MLflow's GraphQL "mutations" are searches (searchRuns, searchDatasets) and an echo; each
+    # root field is read as its REST route (gateway/graphql_names.py).
+    ("GET", "/graphql", READ, act(Action.GRAPHQL)),
+    ("POST", "/graphql", READ, act(Action.GRAPHQL)),
     # MLflow registers this search without the slash after the version, too.
-    ("POST", "/api/2.0mlflow/experiments/search-datasets", READ, UNRULED),
-    ("POST", "/ajax-api/2.0mlflow/experiments/search-datasets", READ, UNRULED),
+    ("POST", "/api/2.0mlflow/experiments/search-datasets", READ, needs(experiments(R))),
+    ("POST", "/ajax-api/2.0mlflow/experiments/search-datasets", READ, needs(experiments(R))),
 )
 
 _PARAMETER = re.compile(r"\\\{(\w+)\\\}")

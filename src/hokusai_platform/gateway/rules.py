@@ -11,7 +11,7 @@ route's path.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hokusai_platform.keys.grants import Level
 
@@ -30,6 +30,7 @@ class Kind(enum.Enum):
     RUN = "run"  # looked up: its experiment
     LOGGED_MODEL = "logged model"  # looked up: its experiment
     TRACE = "trace"  # looked up: its experiment
+    DATASET = "dataset"  # an evaluation dataset, looked up: the experiments it belongs to
     MODEL = "registered model"  # a registered model's name (a model version's, an alias's)
 
 
@@ -44,6 +45,7 @@ class Action(enum.Enum):
     OWN_EXPERIMENT = "own experiment"  # the creator gets MANAGE (every key)
     OWN_MODEL = "own registered model"
     FORGET_EXPERIMENT = "forget experiment"  # its name or id may change: drop cached mappings
+    GRAPHQL = "graphql"  # each root field read as the REST route it stands for
 
 
 SEARCHES = frozenset(
@@ -63,7 +65,8 @@ class Names:
 
     `fields` are the spellings MLflow reads, the one it prefers first (`run_id`, then
     `run_uuid`), a dotted path for a nested message's field; `segment`: the id is the first
-    segment of a path (an artifact's)."""
+    segment of a path (an artifact's); `optional`: one of several a route may name; a request
+    must name at least one of them."""
 
     kind: Kind
     level: Level
@@ -71,6 +74,7 @@ class Names:
     fields: tuple[str, ...]
     many: bool = False
     segment: bool = False
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +104,8 @@ def experiment(level: Level, *fields: str) -> Names:
     return Names(Kind.EXPERIMENT, level, Source.MESSAGE, fields or ("experiment_id",))
 
 
-def experiments(level: Level, source: Source = Source.MESSAGE) -> Names:
-    return Names(Kind.EXPERIMENT, level, source, ("experiment_ids",), many=True)
+def experiments(level: Level, field: str = "experiment_ids") -> Names:
+    return Names(Kind.EXPERIMENT, level, Source.MESSAGE, (field,), many=True)
 
 
 def experiment_name(level: Level) -> Names:
@@ -127,9 +131,21 @@ def model(level: Level, source: Source = Source.MESSAGE, field: str = "name") ->
     return Names(Kind.MODEL, level, source, (field,))
 
 
-def logged_model(level: Level) -> Names:
-    return Names(Kind.LOGGED_MODEL, level, Source.PATH, ("model_id",))
+def logged_model(level: Level, source: Source = Source.PATH) -> Names:
+    return Names(Kind.LOGGED_MODEL, level, source, ("model_id",))
+
+
+def optional(names: Names) -> Names:
+    return replace(names, optional=True)
 
 
 def trace(level: Level, source: Source = Source.PATH, field: str = "trace_id") -> Names:
     return Names(Kind.TRACE, level, source, (field,))
+
+
+def traces(level: Level) -> Names:
+    return Names(Kind.TRACE, level, Source.MESSAGE, ("trace_ids",), many=True)
+
+
+def dataset(level: Level) -> Names:
+    return Names(Kind.DATASET, level, Source.PATH, ("dataset_id",))
