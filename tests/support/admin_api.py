@@ -1,4 +1,4 @@
-"""Gateways that enforce keys, and calls to their key admin API, for the admin API's tests."""
+"""Gateways that enforce keys, and calls to their admin API, for the admin API's tests."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from support.processes import Server, start_gateway
 from support.secured import GENEROUS, request
 
 KEYS = "/api/admin/v1/keys"
+GRANTS = "/api/admin/v1/grants"
+TEAMS = "/api/admin/v1/teams"
 SEARCH = "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1"
 
 
@@ -53,7 +55,7 @@ def start_keyed_gateway(
 
 @dataclass
 class AdminApi:
-    """A gateway's key admin API, called with `key` unless a call says otherwise."""
+    """A gateway's admin API, called with `key` unless a call says otherwise."""
 
     url: str
     key: str
@@ -65,13 +67,14 @@ class AdminApi:
         body: object = None,
         headers: dict[str, str] | None = None,
         timeout: float = 10,
+        under: str = KEYS,
     ) -> tuple[int, dict[str, str], Any]:
-        """Status, headers (lower-cased names) and JSON document of one call to KEYS + path."""
+        """Status, headers (lower-cased names) and JSON document of one call to under + path."""
         data = b"" if body is None else json.dumps(body).encode()
         status, answer_headers, answer = request(
             self.url,
             method,
-            KEYS + path,
+            under + path,
             bearer(self.key) if headers is None else headers,
             data,
             timeout,

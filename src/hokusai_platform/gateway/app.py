@@ -15,7 +15,7 @@ import time
 
 from hokusai_platform import __version__, metrics
 from hokusai_platform.discovery.cluster import Cluster
-from hokusai_platform.gateway import errors, key_admin
+from hokusai_platform.gateway import errors, grant_admin, key_admin
 from hokusai_platform.gateway.access_log import AccessLog
 from hokusai_platform.gateway.exchange import Exchange
 from hokusai_platform.gateway.health import MlflowHealth
@@ -49,6 +49,7 @@ ENDPOINTS = (
     "GET /login/link",
     "ANY /api/mlflow/{path}",
     *key_admin.ENDPOINTS,
+    *grant_admin.ENDPOINTS,
 )
 
 
@@ -90,7 +91,7 @@ class Gateway:
             self.proxy, timeout=settings.health_timeout, cache_seconds=settings.health_cache_seconds
         )
         self.guard = Guard(settings, Lookups(self.upstream, self.client))
-        self.key_admin = key_admin.handler(self.guard)
+        self.key_admin = key_admin.handler(self.guard, grant_admin.AdminApi)
         self._access_log = AccessLog() if settings.access_log else None
         self._request_id = RequestIds()  # made in each worker: forked ones get their own
         self._routes: dict[str, Handler] = {

@@ -194,12 +194,14 @@ def _issued(issued: IssuedKey, status: int) -> Response:
     return answer
 
 
-def handler(guard: Guard) -> Callable[[Exchange], Awaitable[Response]]:
-    """What answers under `MOUNT`: the key admin API, or without keys (HOKUSAI_AUTH=off) a 404
-    that says why."""
+def handler(
+    guard: Guard, api: type[KeyAdmin] | None = None
+) -> Callable[[Exchange], Awaitable[Response]]:
+    """What answers under `MOUNT`: the admin API (`api`, by default the keys' alone), or without
+    keys (HOKUSAI_AUTH=off) a 404 that says why."""
     if guard.authenticator is None:
         return _off
-    return KeyAdmin(guard, guard.authenticator).handle
+    return (api or KeyAdmin)(guard, guard.authenticator).handle
 
 
 async def _off(exchange: Exchange) -> Response:
@@ -259,7 +261,7 @@ class KeyAdmin:
     def _find(self, request: Request) -> tuple[str, Operation, str] | Response:
         """The action a request asks for, its operation and the key id in its path; else
         the 404 or 405 to answer."""
-        route = _route(request.path)
+        route = self._route(request.path)
         if route is None:
             return errors.json_error(
                 404, errors.ENDPOINT_NOT_FOUND, f"no endpoint {request.path[:200]}"
@@ -275,6 +277,9 @@ class KeyAdmin:
             )
             return answer
         return found[0], found[1], key_id
+
+    def _route(self, path: str) -> tuple[str, str] | None:
+        return _route(path)
 
     async def _attempt(self, operation: Operation, request: Request, key_id: str) -> Done:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from hokusai_platform import __version__
+from hokusai_platform.gateway.grant_admin import TEAM
 from hokusai_platform.gateway.key_admin import KEY_ID, MAX_BODY_BYTES, MAX_NAME_CHARS
 from hokusai_platform.http.messages import Request, Response
 from hokusai_platform.keys.grants import Level
@@ -52,8 +53,10 @@ _ADMIN_ERRORS = {
     ),
     "401": _error("No valid key (UNAUTHENTICATED); see WWW-Authenticate"),
     "403": _error("The key's scope is not admin (PERMISSION_DENIED)"),
-    "404": _error("No key with that id (RESOURCE_DOES_NOT_EXIST)"),
-    "409": _error("The key is revoked: it can only be listed (RESOURCE_CONFLICT)"),
+    "404": _error("No key, team or grant so named (RESOURCE_DOES_NOT_EXIST)"),
+    "409": _error(
+        "The key is revoked: it can only be listed; or the team exists already (RESOURCE_CONFLICT)"
+    ),
     "413": _error(f"Body over {MAX_BODY_BYTES // 1024} KiB (REQUEST_TOO_LARGE)"),
     "421": _error("A Host this gateway does not serve"),
     "429": _error("The admin key's rate limit is spent; see Retry-After and RateLimit-*"),
@@ -87,6 +90,24 @@ _KEY = {
         "rotated_at": _NULLABLE_TIME,
     },
 }
+_PRINCIPAL = {"type": "string", "example": "team:vision", "description": "key:<id> or team:<name>"}
+_RESOURCE = {
+    "type": "string",
+    "example": "model:vision/*",
+    "description": "experiment:<id>, experiment:<name-prefix>*, model:<name> or model:<prefix>*",
+}
+_GRANT = {
+    "type": "object",
+    "properties": {"principal": _PRINCIPAL, "resource": _RESOURCE, "level": _LEVEL},
+}
+_TEAM_NAME = {"type": "string", "pattern": f"^{TEAM.pattern}$"}
+_TEAM = {
+    "type": "object",
+    "properties": {
+        "name": _TEAM_NAME,
+        "members": {"type": "array", "items": {"type": "string"}, "description": "key ids"},
+    },
+}
 _SCHEMAS = {
     "Key": _KEY,
     "OneKey": {"type": "object", "properties": {"key": _ref("Key")}},
@@ -117,6 +138,32 @@ _SCHEMAS = {
                 "write: EDIT, admin: MANAGE)",
             },
         },
+    },
+    "Grant": _GRANT,
+    "OneGrant": {"type": "object", "properties": {"grant": _ref("Grant")}},
+    "Grants": {
+        "type": "object",
+        "properties": {"grants": {"type": "array", "items": _ref("Grant")}},
+    },
+    "NewGrant": {
+        **_GRANT,
+        "required": ["principal", "resource", "level"],
+        "additionalProperties": False,
+    },
+    "GrantToRemove": {
+        "type": "object",
+        "required": ["principal", "resource"],
+        "additionalProperties": False,
+        "properties": {"principal": _PRINCIPAL, "resource": _RESOURCE},
+    },
+    "Team": _TEAM,
+    "OneTeam": {"type": "object", "properties": {"team": _ref("Team")}},
+    "Teams": {"type": "object", "properties": {"teams": {"type": "array", "items": _ref("Team")}}},
+    "NewTeam": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {"name": _TEAM_NAME},
     },
     "Limits": {
         "type": "object",
@@ -166,6 +213,30 @@ _KEY_ADMIN_PATHS = {
         "put": _admin("Set the key's rate limit", {"200": _json("The key", "OneKey")}, "Limits"),
         "delete": _admin(f"Clear the key's rate limit: back to the default, {DEFAULT_RATE}",
                          {"200": _json("The key", "OneKey")}),
+    },
+}  # fmt: skip
+_TEAM_PARAMETER = {"name": "team", "in": "path", "required": True, "schema": _TEAM_NAME}
+_GRANT_ADMIN_PATHS = {
+    "/api/admin/v1/grants": {
+        "get": _admin("List grants", {"200": _json("Every grant", "Grants")}),
+        "post": _admin("Grant a key or team a level on a resource (replacing its level there);"
+                       " gateways follow within 1 s",
+                       {"201": _json("The grant", "OneGrant")}, "NewGrant"),
+        "delete": _admin("Remove a grant, named exactly as it was made",
+                         {"200": _JSON_OK}, "GrantToRemove"),
+    },
+    "/api/admin/v1/teams": {
+        "get": _admin("List teams and their members", {"200": _json("Every team", "Teams")}),
+        "post": _admin("Create a team", {"201": _json("The team", "OneTeam")}, "NewTeam"),
+    },
+    "/api/admin/v1/teams/{team}": {
+        "parameters": [_TEAM_PARAMETER],
+        "delete": _admin("Delete a team, its memberships and its grants", {"200": _JSON_OK}),
+    },
+    "/api/admin/v1/teams/{team}/members/{key_id}": {
+        "parameters": [_TEAM_PARAMETER, _KEY_ID],
+        "put": _admin("Put the key in the team", {"200": _JSON_OK}),
+        "delete": _admin("Take the key out of the team", {"200": _JSON_OK}),
     },
 }  # fmt: skip
 _PAGE = {"description": "The login page", "content": {"text/html": {"schema": {"type": "string"}}}}
@@ -256,6 +327,7 @@ DOCUMENT: dict[str, object] = {
         "/api/mlflow/{path}": {method: _PROXIED for method in
                                ("get", "post", "put", "patch", "delete")},
         **_KEY_ADMIN_PATHS,
+        **_GRANT_ADMIN_PATHS,
     },
 }  # fmt: skip
 

@@ -3,30 +3,61 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 
 from hokusai_platform.keys.cli import LEVEL, Parsed, echo_grants, echo_table, open_store, record
 from hokusai_platform.keys.grant_store import GrantStore
 from hokusai_platform.keys.grants import Grant, Level, Principal, Resource, team_name
+from hokusai_platform.keys.remote import RemoteError
+from hokusai_platform.keys.remote_grants import RemoteGrants
 
 PRINCIPAL = Parsed("principal", Principal.parse)
 RESOURCE = Parsed("resource", Resource.parse)
 TEAM = Parsed("team", team_name)
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
+_URL = click.option(
+    "--url",
+    envvar="HOKUSAI_URL",
+    metavar="URL",
+    help="Work through the gateway at URL, e.g. http://gateway:8001, with the admin key in "
+    "HOKUSAI_ADMIN_KEY [env HOKUSAI_URL; default: the database itself].",
+)
 
 
-def _change(apply: Callable[[GrantStore], object], action: str, done: str, **what: str) -> None:
-    """Make one change, audit it, then say it was done."""
-    with open_store() as store:
-        apply(store.grants)
-    record(action, **what)
+@contextmanager
+def _grants() -> Iterator[GrantStore | RemoteGrants]:
+    """The keys database's grants, or the admin API of the gateway `--url` names."""
+    url = click.get_current_context().obj
+    if not url:
+        with open_store() as store:
+            yield store.grants
+        return
+    try:
+        yield RemoteGrants.connect(url, os.environ)
+    except RemoteError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _change(
+    apply: Callable[[GrantStore | RemoteGrants], object], action: str, done: str, **what: str
+) -> None:
+    """Make one change, audit it (through --url, the gateway's audit log has it), then say
+    it was done."""
+    with _grants() as grants:
+        apply(grants)
+    if not click.get_current_context().obj:
+        record(action, **what)
     click.echo(done)
 
 
 @click.group(context_settings=_CONTEXT)
-def grants() -> None:
+@_URL
+@click.pass_context
+def grants(ctx: click.Context, url: str | None) -> None:
     """Give a key or a team a level on experiments and registered models.
 
     \b
@@ -55,7 +86,9 @@ def grants() -> None:
     A contributor who may publish versions of their own models only:
       hokusai keys create --name alice --scope write --default-permission NO_PERMISSIONS
       hokusai grants add key:key_0123abcd 'model:alice/*' EDIT
+    Without database access: HOKUSAI_ADMIN_KEY=hk_live_… hokusai grants --url URL list
     """
+    ctx.obj = url
 
 
 @grants.command(name="add")
@@ -93,8 +126,8 @@ def remove_grant(principal: Principal, resource: Resource) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 def list_grants(principal: Principal | None, as_json: bool) -> None:
     """List grants (what one key may reach in all: `hokusai keys show <id>`)."""
-    with open_store() as store:
-        found = store.grants.list(principal)
+    with _grants() as store:
+        found = store.list(principal)
     if as_json:
         click.echo(json.dumps([grant.to_json() for grant in found], indent=2))
         return
@@ -102,7 +135,9 @@ def list_grants(principal: Principal | None, as_json: bool) -> None:
 
 
 @click.group(context_settings=_CONTEXT)
-def teams() -> None:
+@_URL
+@click.pass_context
+def teams(ctx: click.Context, url: str | None) -> None:
     """Group keys into teams, so that one grant reaches them all (`hokusai grants --help`).
 
     \b
@@ -111,6 +146,7 @@ def teams() -> None:
       hokusai grants add team:vision 'experiment:vision/*' EDIT
     A key may belong to any number of teams. Gateways follow every change within a second.
     """
+    ctx.obj = url
 
 
 @teams.command(name="create")
@@ -166,8 +202,8 @@ def _membership(team: str, key_id: str, *, joins: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 def list_teams(as_json: bool) -> None:
     """List teams and the keys in each."""
-    with open_store() as store:
-        found = store.grants.teams()
+    with _grants() as store:
+        found = store.teams()
     if as_json:
         click.echo(json.dumps([team.to_json() for team in found], indent=2))
         return

@@ -199,9 +199,15 @@ class RemoteKeys:
             lambda answer: IssuedKey(_key(answer["key"]), str(answer["secret"])), document
         )
 
-    def _call(self, method: str, path: str, fields: Mapping[str, object] | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        fields: Mapping[str, object] | None = None,
+        under: str = KEYS_PATH,
+    ) -> Any:
         """The answer's JSON document; RemoteError for every failure, in one line."""
-        url = self._base_url + KEYS_PATH + path
+        url = self._base_url + under + path
         body = None if fields is None else json.dumps(fields).encode()
         status, data = _exchange(url, method, self._headers, body)
         try:
