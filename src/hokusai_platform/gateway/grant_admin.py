@@ -19,9 +19,9 @@ from hokusai_platform.gateway.key_admin import (
     ApiError,
     Done,
     KeyAdmin,
-    _invalid,
-    _json_object,
-    _text,
+    invalid_field,
+    json_object,
+    text_field,
 )
 from hokusai_platform.gateway.security import Guard
 from hokusai_platform.http.messages import Request, json_response
@@ -67,9 +67,9 @@ def _grant_route(path: str) -> tuple[str, str] | None:
 
 def _parsed(fields: dict[str, object], name: str, parse: Callable[[str], T]) -> T:
     try:
-        return parse(_text(fields, name))
+        return parse(text_field(fields, name))
     except ValueError as exc:
-        raise _invalid(name, str(exc)) from None
+        raise invalid_field(name, str(exc)) from None
 
 
 def _membership(target: str) -> tuple[str, str]:
@@ -115,7 +115,7 @@ class AdminApi(KeyAdmin):
         return Done(json_response({"grants": [grant.to_json() for grant in found]}), None)
 
     async def _add_grant(self, request: Request, target: str) -> Done:
-        fields = await _json_object(request, NEW_GRANT_FIELDS)
+        fields = await json_object(request, NEW_GRANT_FIELDS)
         grant = Grant(
             _parsed(fields, "principal", Principal.parse),
             _parsed(fields, "resource", Resource.parse),
@@ -126,7 +126,7 @@ class AdminApi(KeyAdmin):
         return Done(answer, str(grant.principal), grant.to_json())
 
     async def _remove_grant(self, request: Request, target: str) -> Done:
-        fields = await _json_object(request, GRANT_FIELDS)
+        fields = await json_object(request, GRANT_FIELDS)
         principal = _parsed(fields, "principal", Principal.parse)
         resource = _parsed(fields, "resource", Resource.parse)
         await self._in_grants(lambda grants: grants.remove(principal, resource), missing=404)
@@ -138,7 +138,7 @@ class AdminApi(KeyAdmin):
         return Done(json_response({"teams": [team.to_json() for team in found]}), None)
 
     async def _create_team(self, request: Request, target: str) -> Done:
-        name = _parsed(await _json_object(request, NEW_TEAM_FIELDS), "name", team_name)
+        name = _parsed(await json_object(request, NEW_TEAM_FIELDS), "name", team_name)
         await self._in_grants(lambda grants: grants.create_team(name))
         return Done(json_response({"team": {"name": name, "members": []}}, status=201), name)
 

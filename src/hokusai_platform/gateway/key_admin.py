@@ -67,7 +67,7 @@ class ApiError(Exception):
         self.error_code = error_code
 
 
-def _invalid(field: str, message: str) -> ApiError:
+def invalid_field(field: str, message: str) -> ApiError:
     return ApiError(400, errors.INVALID_PARAMETER_VALUE, f"{field}: {message}")
 
 
@@ -94,7 +94,7 @@ def _route(path: str) -> tuple[str, str] | None:
     return "{key_id}" + slash + rest, key_id
 
 
-async def _json_object(request: Request, allowed: tuple[str, ...]) -> dict[str, object]:
+async def json_object(request: Request, allowed: tuple[str, ...]) -> dict[str, object]:
     """The body as a JSON object with no field outside `allowed`, read within its bound."""
     too_large = ApiError(
         413, errors.REQUEST_TOO_LARGE, f"the body exceeds the limit of {MAX_BODY_BYTES} bytes"
@@ -116,37 +116,37 @@ async def _json_object(request: Request, allowed: tuple[str, ...]) -> dict[str, 
         raise ApiError(400, errors.BAD_REQUEST, "the body must be a JSON object")
     for name in fields:
         if name not in allowed:
-            raise _invalid(name, f"unknown field; expected one of {', '.join(allowed)}")
+            raise invalid_field(name, f"unknown field; expected one of {', '.join(allowed)}")
     return fields
 
 
-def _text(fields: Mapping[str, object], name: str, default: str | None = None) -> str:
+def text_field(fields: Mapping[str, object], name: str, default: str | None = None) -> str:
     value = fields.get(name, default)
     if not isinstance(value, str):
-        raise _invalid(name, "must be a string" if name in fields else "required")
+        raise invalid_field(name, "must be a string" if name in fields else "required")
     return value
 
 
 def _name(fields: Mapping[str, object]) -> str:
-    name = _text(fields, "name").strip()
+    name = text_field(fields, "name").strip()
     if not 1 <= len(name) <= MAX_NAME_CHARS or not name.isprintable():
-        raise _invalid("name", f"must be 1 to {MAX_NAME_CHARS} printable characters")
+        raise invalid_field("name", f"must be 1 to {MAX_NAME_CHARS} printable characters")
     return name
 
 
 def _scope(fields: Mapping[str, object]) -> Scope:
     try:
-        return Scope(_text(fields, "scope", Scope.READ.value))
+        return Scope(text_field(fields, "scope", Scope.READ.value))
     except ValueError:
-        raise _invalid("scope", "must be read, write or admin") from None
+        raise invalid_field("scope", "must be read, write or admin") from None
 
 
 def _rate(fields: Mapping[str, object], default: Rate | None = None) -> Rate:
-    text = _text(fields, "rate_limit", None if default is None else str(default))
+    text = text_field(fields, "rate_limit", None if default is None else str(default))
     try:
         return parse_rate(text)
     except ValueError as exc:
-        raise _invalid("rate_limit", str(exc)) from None
+        raise invalid_field("rate_limit", str(exc)) from None
 
 
 def _default_permission(fields: Mapping[str, object]) -> Level | None:
@@ -154,9 +154,9 @@ def _default_permission(fields: Mapping[str, object]) -> Level | None:
     if fields.get("default_permission") is None:
         return None
     try:
-        return Level.parse(_text(fields, "default_permission"))
+        return Level.parse(text_field(fields, "default_permission"))
     except ValueError as exc:
-        raise _invalid("default_permission", str(exc)) from None
+        raise invalid_field("default_permission", str(exc)) from None
 
 
 def _workspace(fields: Mapping[str, object]) -> str | None:
@@ -164,23 +164,25 @@ def _workspace(fields: Mapping[str, object]) -> str | None:
     if fields.get("workspace") is None:
         return None
     try:
-        return parse_workspace(_text(fields, "workspace"))
+        return parse_workspace(text_field(fields, "workspace"))
     except ValueError as exc:
-        raise _invalid("workspace", str(exc)) from None
+        raise invalid_field("workspace", str(exc)) from None
 
 
 def _expires_at(fields: Mapping[str, object]) -> datetime | None:
     if fields.get("expires_at") is None:
         return None
-    text = _text(fields, "expires_at")
+    text = text_field(fields, "expires_at")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise _invalid("expires_at", f"{text[:40]!r} is not an ISO 8601 date and time") from None
+        raise invalid_field(
+            "expires_at", f"{text[:40]!r} is not an ISO 8601 date and time"
+        ) from None
     if moment.tzinfo is None:
-        raise _invalid("expires_at", "needs a time zone, e.g. 2030-01-01T00:00:00Z")
+        raise invalid_field("expires_at", "needs a time zone, e.g. 2030-01-01T00:00:00Z")
     if moment <= datetime.now(UTC):
-        raise _invalid("expires_at", "must be in the future")
+        raise invalid_field("expires_at", "must be in the future")
     return moment
 
 
@@ -307,7 +309,7 @@ class KeyAdmin:
         return Done(json_response({"keys": [key.to_json() for key in found]}), None)
 
     async def _create(self, request: Request, key_id: str) -> Done:
-        fields = await _json_object(request, NEW_KEY_FIELDS)
+        fields = await json_object(request, NEW_KEY_FIELDS)
         name, scope = _name(fields), _scope(fields)
         rate, expires_at = _rate(fields, DEFAULT_RATE), _expires_at(fields)
         default, workspace = _default_permission(fields), _workspace(fields)
@@ -329,7 +331,7 @@ class KeyAdmin:
         return Done(_key(await self._in_store(lambda store: store.revoke(key_id))), key_id)
 
     async def _set_limits(self, request: Request, key_id: str) -> Done:
-        rate = _rate(await _json_object(request, LIMITS_FIELDS))
+        rate = _rate(await json_object(request, LIMITS_FIELDS))
         key = await self._in_store(lambda store: store.set_rate(key_id, rate))
         return Done(_key(key), key_id, {"rate_limit": str(key.rate)})
 

@@ -9,7 +9,14 @@ from contextlib import contextmanager
 
 import click
 
-from hokusai_platform.keys.cli import LEVEL, Parsed, echo_grants, echo_table, open_store, record
+from hokusai_platform.keys.cli_common import (
+    LEVEL,
+    Parsed,
+    echo_grants,
+    echo_table,
+    open_store,
+    record,
+)
 from hokusai_platform.keys.grant_store import GrantStore
 from hokusai_platform.keys.grants import Grant, Level, Principal, Resource, team_name
 from hokusai_platform.keys.remote import RemoteError

@@ -116,7 +116,7 @@ def _key(document: Any) -> KeyInfo:
     )
 
 
-def _parsed(parse: Callable[[Any], T], document: Any) -> T:
+def parsed(parse: Callable[[Any], T], document: Any) -> T:
     try:
         return parse(document)
     except (KeyError, TypeError, ValueError) as exc:
@@ -166,10 +166,10 @@ class RemoteKeys:
             "default_permission": None if default is None else default.name,
             "workspace": workspace,
         }
-        return self._issued(self._call("POST", "", fields))
+        return self._issued(self.call("POST", "", fields))
 
     def list(self) -> list[KeyInfo]:
-        return _parsed(lambda answer: [_key(key) for key in answer["keys"]], self._call("GET", ""))
+        return parsed(lambda answer: [_key(key) for key in answer["keys"]], self.call("GET", ""))
 
     def get(self, key_id: str) -> KeyInfo:
         return self._one("GET", self._path(key_id))
@@ -178,7 +178,7 @@ class RemoteKeys:
         return self._one("POST", self._path(key_id, "/revoke"))
 
     def rotate(self, key_id: str) -> IssuedKey:
-        return self._issued(self._call("POST", self._path(key_id, "/rotate")))
+        return self._issued(self.call("POST", self._path(key_id, "/rotate")))
 
     def set_rate(self, key_id: str, rate: Rate) -> KeyInfo:
         return self._one("PUT", self._path(key_id, "/limits"), {"rate_limit": str(rate)})
@@ -191,15 +191,15 @@ class RemoteKeys:
         return "/" + quote(key_id, safe="") + action
 
     def _one(self, method: str, path: str, fields: Mapping[str, object] | None = None) -> KeyInfo:
-        return _parsed(lambda answer: _key(answer["key"]), self._call(method, path, fields))
+        return parsed(lambda answer: _key(answer["key"]), self.call(method, path, fields))
 
     @staticmethod
     def _issued(document: Any) -> IssuedKey:
-        return _parsed(
+        return parsed(
             lambda answer: IssuedKey(_key(answer["key"]), str(answer["secret"])), document
         )
 
-    def _call(
+    def call(
         self,
         method: str,
         path: str,

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from hokusai_platform.keys.grant_store import TeamInfo
 from hokusai_platform.keys.grants import Grant, Level, Principal, Resource
-from hokusai_platform.keys.remote import RemoteKeys, _parsed
+from hokusai_platform.keys.remote import RemoteKeys, parsed
 
 GRANTS_PATH = "/api/admin/v1/grants"
 TEAMS_PATH = "/api/admin/v1/teams"
@@ -41,32 +41,32 @@ class RemoteGrants:
         return cls(RemoteKeys.connect(url, env))
 
     def put(self, grant: Grant) -> None:
-        self._api._call("POST", "", grant.to_json(), GRANTS_PATH)
+        self._api.call("POST", "", grant.to_json(), GRANTS_PATH)
 
     def remove(self, principal: Principal, resource: Resource) -> None:
         fields = {"principal": str(principal), "resource": str(resource)}
-        self._api._call("DELETE", "", fields, GRANTS_PATH)
+        self._api.call("DELETE", "", fields, GRANTS_PATH)
 
     def list(self, principal: Principal | None = None) -> Sequence[Grant]:
-        answer = self._api._call("GET", "", None, GRANTS_PATH)
-        found = _parsed(lambda document: [_grant(grant) for grant in document["grants"]], answer)
+        answer = self._api.call("GET", "", None, GRANTS_PATH)
+        found = parsed(lambda document: [_grant(grant) for grant in document["grants"]], answer)
         return [grant for grant in found if principal in (None, grant.principal)]
 
     def teams(self) -> Sequence[TeamInfo]:
-        answer = self._api._call("GET", "", None, TEAMS_PATH)
-        return _parsed(lambda document: [_team(team) for team in document["teams"]], answer)
+        answer = self._api.call("GET", "", None, TEAMS_PATH)
+        return parsed(lambda document: [_team(team) for team in document["teams"]], answer)
 
     def create_team(self, name: str) -> None:
-        self._api._call("POST", "", {"name": name}, TEAMS_PATH)
+        self._api.call("POST", "", {"name": name}, TEAMS_PATH)
 
     def delete_team(self, name: str) -> None:
-        self._api._call("DELETE", "/" + quote(name, safe=""), None, TEAMS_PATH)
+        self._api.call("DELETE", "/" + quote(name, safe=""), None, TEAMS_PATH)
 
     def add_member(self, team: str, key_id: str) -> None:
-        self._api._call("PUT", self._member(team, key_id), None, TEAMS_PATH)
+        self._api.call("PUT", self._member(team, key_id), None, TEAMS_PATH)
 
     def remove_member(self, team: str, key_id: str) -> None:
-        self._api._call("DELETE", self._member(team, key_id), None, TEAMS_PATH)
+        self._api.call("DELETE", self._member(team, key_id), None, TEAMS_PATH)
 
     @staticmethod
     def _member(team: str, key_id: str) -> str:
