@@ -76,7 +76,7 @@ def running(server: Server) -> Iterator[Server]:
 _NGINX_COMMON = """
 daemon off;
 master_process on;
-worker_processes auto;
+worker_processes {workers};
 user root;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
@@ -92,10 +92,11 @@ http {{
 """
 
 
-def _nginx(directory: Path, http: str) -> Server:
+def _nginx(directory: Path, http: str, workers: int | None = None) -> Server:
+    """nginx serving `http`, with `workers` worker processes (default: one per CPU)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "nginx.conf"
-    config.write_text(_NGINX_COMMON.format(dir=directory, http=http))
+    config.write_text(_NGINX_COMMON.format(dir=directory, http=http, workers=workers or "auto"))
     nginx = shutil.which("nginx") or "nginx"
     return Server(argv=[nginx, "-c", str(config), "-p", str(directory)], log=directory / "out.log")
 
@@ -113,7 +114,9 @@ def nginx_static(directory: Path, port: int) -> Server:
     )
 
 
-def nginx_proxy(directory: Path, port: int, upstream_port: int) -> Server:
+def nginx_proxy(
+    directory: Path, port: int, upstream_port: int, *, workers: int | None = None
+) -> Server:
     """nginx as a keep-alive reverse proxy, logging every request like the gateway does."""
     return _nginx(
         directory,
@@ -132,6 +135,7 @@ def nginx_proxy(directory: Path, port: int, upstream_port: int) -> Server:
             client_max_body_size 0;
         }}
     }}""",
+        workers,
     )
 
 

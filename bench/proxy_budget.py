@@ -7,11 +7,7 @@ rounds interleaved, it puts four proxies in front of one MLflow server: nginx, t
 Python forwarders and the gateway. For each one it prints the throughput against direct and
 the proxy's own CPU time per request.
 
-- `bytes` forwarder: one protocol per side, bytes passed on as they arrive. This is the floor
-  of any asyncio proxy.
-- `parsed` forwarder: httptools parsing both ways, a coroutine per request, pooled upstream
-  connections. It is an HTTP proxy with none of the gateway's behaviour: no limits, no header
-  hygiene, no errors, no logs. Neither forwarder is a product.
+The forwarders (`bytes` and `parsed`) are described in bench/forwarders.py.
 
 Many short rounds, for the reason `proxy_throughput` gives: MLflow's own speed drifts.
 
@@ -21,18 +17,13 @@ Many short rounds, for the reason `proxy_throughput` gives: MLflow's own speed d
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import socket
-import sys
 import tempfile
 from collections import defaultdict
 from contextlib import ExitStack
 from pathlib import Path
-from typing import cast
 
-import httptools
-import uvloop
+from forwarders import FORWARDERS, start_forwarder
 from harness import (
     Run,
     Server,
@@ -51,10 +42,8 @@ from harness import (
     start_mlflow,
     wrk,
 )
-from support.processes import wait_for_http
 
 MLFLOW_RATIO_TARGET = 0.9
-FORWARDERS = ("bytes", "parsed")
 
 
 def _arguments() -> argparse.Namespace:
@@ -62,187 +51,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=2, help="duration of each wrk run (2)")
     parser.add_argument("--rounds", type=int, default=24, help="interleaved rounds (24)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="(CPU count)")
-    parser.add_argument("--forwarder", choices=FORWARDERS, help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--upstream-port", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()
-
-
-# The `bytes` forwarder.
-
-
-class _BytesUpstream(asyncio.Protocol):
-    def __init__(self, caller: asyncio.Transport) -> None:
-        self.caller = caller
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def data_received(self, data: bytes) -> None:
-        self.caller.write(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.caller.close()
-
-
-class _BytesCaller(asyncio.Protocol):
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.upstream: asyncio.Transport | None = None
-        self.early: list[bytes] = []
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        asyncio.get_running_loop().create_task(self._connect())
-
-    async def _connect(self) -> None:
-        loop = asyncio.get_running_loop()
-        caller = cast(asyncio.Transport, self.transport)
-        self.upstream, _ = await loop.create_connection(
-            lambda: _BytesUpstream(caller), "127.0.0.1", self.upstream_port
-        )
-        for data in self.early:
-            self.upstream.write(data)
-
-    def data_received(self, data: bytes) -> None:
-        if self.upstream is None:
-            self.early.append(data)
-        else:
-            self.upstream.write(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.upstream is not None:
-            self.upstream.close()
-
-
-# The `parsed` forwarder.
-
-
-class _ParsedUpstream(asyncio.Protocol):
-    """One pooled connection to MLflow, one answer at a time."""
-
-    def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
-        self.closed = False
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
-        self.done: asyncio.Future[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self.done is not None and not self.done.done():
-            self.done.set_exception(ConnectionError("MLflow closed the connection"))
-
-    def data_received(self, data: bytes) -> None:
-        self.parser.feed_data(data)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self.done is not None:
-            self.done.set_result(None)
-
-
-class _ParsedCaller(asyncio.Protocol):
-    def __init__(self, upstream_port: int, pool: list[_ParsedUpstream]) -> None:
-        self.upstream_port = upstream_port
-        self.pool = pool
-        self.parser = httptools.HttpRequestParser(self)
-        self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        self.parser.feed_data(data)
-
-    def on_message_begin(self) -> None:
-        self.url, self.headers = b"", []
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
-    def on_message_complete(self) -> None:
-        method = self.parser.get_method()
-        asyncio.get_running_loop().create_task(self._forward(method, self.url, self.headers))
-
-    async def _forward(self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-        upstream = await self._connection()
-        upstream.headers, upstream.body = [], []
-        upstream.done = asyncio.get_running_loop().create_future()
-        fields = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
-        upstream.transport.write(method + b" " + url + b" HTTP/1.1\r\n" + fields + b"\r\n")
-        await upstream.done
-        status = upstream.parser.get_status_code()
-        answer = b"".join(
-            name + b": " + value + b"\r\n"
-            for name, value in upstream.headers
-            if name.lower() != b"connection"
-        )
-        self.pool.append(upstream)
-        body = b"".join(upstream.body)
-        self.transport.write(b"HTTP/1.1 %d \r\n%s\r\n%s" % (status, answer, body))
-
-    async def _connection(self) -> _ParsedUpstream:
-        while self.pool:
-            upstream = self.pool.pop()
-            if not upstream.closed:
-                return upstream
-        loop = asyncio.get_running_loop()
-        _, upstream = await loop.create_connection(_ParsedUpstream, "127.0.0.1", self.upstream_port)
-        return upstream
-
-
-def _serve_forwarder(kind: str, port: int, upstream_port: int, workers: int) -> None:
-    """Run a forwarder in `workers` processes sharing one listening socket, until killed."""
-    listener = socket.create_server(("127.0.0.1", port), backlog=1024)
-    listener.setblocking(False)
-    for _ in range(workers - 1):
-        if os.fork() == 0:
-            break
-
-    async def forward() -> None:
-        pool: list[_ParsedUpstream] = []
-
-        def protocol() -> asyncio.Protocol:
-            if kind == "bytes":
-                return _BytesCaller(upstream_port)
-            return _ParsedCaller(upstream_port, pool)
-
-        await asyncio.get_running_loop().create_server(protocol, sock=listener)
-        await asyncio.Event().wait()
-
-    uvloop.run(forward())
-
-
-def _start_forwarder(root: Path, kind: str, upstream_port: int, workers: int) -> tuple[str, Server]:
-    port = free_port()
-    argv = [sys.executable, __file__, "--forwarder", kind, "--port", str(port)]
-    argv += ["--upstream-port", str(upstream_port), "--workers", str(workers)]
-    server = Server(argv=argv, log=root / f"{kind}.log").start()
-    wait_for_http(
-        f"http://127.0.0.1:{port}/health", timeout=30, process=server.process, log=server.log
-    )
-    return f"http://127.0.0.1:{port}/version", server
 
 
 def main() -> None:
     args = _arguments()
-    if args.forwarder is not None:
-        _serve_forwarder(args.forwarder, args.port, args.upstream_port, args.workers)
-        return
     require("wrk", "nginx")
     print(interpreter(), flush=True)
     runs: dict[str, list[Run]] = defaultdict(list)
@@ -261,7 +74,7 @@ def main() -> None:
         )
         urls["nginx"] = f"http://127.0.0.1:{nginx_port}/version"
         for kind in FORWARDERS:
-            urls[kind], server = _start_forwarder(root, kind, mlflow_port, args.workers)
+            urls[kind], server = start_forwarder(root, kind, mlflow_port, args.workers)
             proxies[kind] = stack.enter_context(running(server))
         gateway_port = free_port()
         env = {
