@@ -21,7 +21,7 @@ async def serving(
     sock = socket.create_server(("127.0.0.1", 0))
     sock.setblocking(False)
     server = Server(handler, limits, refusal=refusal)
-    await server.listen(sock=sock)
+    server.listen(sock)
     try:
         yield sock.getsockname()[1]
     finally:

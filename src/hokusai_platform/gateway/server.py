@@ -38,10 +38,14 @@ class PortInUse(OSError):
     pass
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening socket; with `reuse_port`, one of several that share the port (each worker
+    binds its own for the metrics port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -112,7 +116,7 @@ async def _run_worker(settings: Settings, sock: socket.socket, *, one_of_many: b
     gateway = create_app(settings)
     await gateway.start()
     servers = [Server(gateway, limits, refusal=errors.refusal, single_fields=SINGLE_FIELDS)]
-    await servers[0].listen(sock=sock)
+    servers[0].listen(sock)
     if settings.metrics_port is not None:
         # Every worker listens (SO_REUSEPORT); any of them answers with all workers' metrics.
         servers.append(
@@ -120,7 +124,7 @@ async def _run_worker(settings: Settings, sock: socket.socket, *, one_of_many: b
                 gateway.metrics_only, limits, refusal=errors.refusal, single_fields=SINGLE_FIELDS
             )
         )
-        await servers[1].listen(host=settings.host, port=settings.metrics_port, reuse_port=True)
+        servers[1].listen(bind(settings.host, settings.metrics_port, reuse_port=True))
     await shutdown.requested.wait()
     await _drain(settings, gateway, servers, shutdown)
     await gateway.close()
