@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -115,6 +116,10 @@ async def _run_worker(settings: Settings, sock: socket.socket, *, one_of_many: b
     )
     gateway = create_app(settings)
     await gateway.start()
+    # What exists now (modules, the app, its tables) lives as long as the process: out of the
+    # collector's sight, a full collection walks what requests leave behind, not the whole
+    # heap (7 ms rather than 95 in a worker under load, bench/NOTES.md).
+    gc.freeze()
     servers = [Server(gateway, limits, refusal=errors.refusal, single_fields=SINGLE_FIELDS)]
     servers[0].listen(sock)
     if settings.metrics_port is not None:
