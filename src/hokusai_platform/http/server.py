@@ -40,6 +40,7 @@ from hokusai_platform.http.errors import (
     UriTooLong,
 )
 from hokusai_platform.http.fields import SINGLE_FIELDS, Fields
+from hokusai_platform.http.listener import Listener
 from hokusai_platform.http.messages import NO_BODY_STATUSES, AnyResponse, Request, Response
 from hokusai_platform.http.protocol import BODY, CLOSED, HEAD, IDLE, HttpProtocol
 
@@ -49,11 +50,6 @@ MAX_HEADERS = 100
 # How long a connection stays open, reading nothing, after the end of the stream follows an
 # answer given before its request's body was read (see `_end_after_answer`).
 RESET_AVOIDANCE_SECONDS = 0.5
-# Connections accepted at one wake-up of a listening socket, at most: then the loop serves the
-# others before it accepts more.
-ACCEPT_BATCH = 256
-# How long accepting pauses when the process is out of descriptors or memory.
-ACCEPT_PAUSE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -348,18 +344,11 @@ class Server:
         self.loop = asyncio.get_running_loop()
         self.connections: set[ServerConnection] = set()
         self.stopping = False
-        self._listening: list[socket.socket] = []
+        self._listeners: list[Listener] = []
 
     def listen(self, sock: socket.socket) -> None:
-        """Accept connections on `sock`, a bound and listening socket.
-
-        The server accepts them itself, every pending one at each wake-up (up to
-        ACCEPT_BATCH): the event loop's own server (libuv's, under uvloop) accepts one per
-        loop iteration, so a loop busy with hundreds of connections takes seconds to take in
-        a burst of new ones, which wait in the kernel meanwhile."""
-        sock.setblocking(False)
-        self._listening.append(sock)
-        self.loop.add_reader(sock.fileno(), self._accept, sock)
+        """Accept connections on `sock`, a bound and listening socket (see `Listener`)."""
+        self._listeners.append(Listener(self.loop, sock, lambda: ServerConnection(self)))
 
     async def stop(self, grace: float) -> None:
         """Stop accepting; requests in progress get up to `grace` s to finish, and what
@@ -397,35 +386,6 @@ class Server:
 
     def _stop_accepting(self) -> None:
         self.stopping = True
-        for sock in self._listening:
-            self.loop.remove_reader(sock.fileno())
-            sock.close()
-        self._listening.clear()
-
-    def _accept(self, sock: socket.socket) -> None:
-        for _ in range(ACCEPT_BATCH):
-            try:
-                conn, _ = sock.accept()
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                return
-            except OSError as exc:  # out of descriptors or memory: try again in a moment
-                log.error(
-                    "cannot accept connections; trying again shortly",
-                    extra={"error": exc.strerror, "seconds": ACCEPT_PAUSE_SECONDS},
-                )
-                self.loop.remove_reader(sock.fileno())
-                self.loop.call_later(ACCEPT_PAUSE_SECONDS, self._resume_accepting, sock)
-                return
-            self.loop.create_task(self._open(conn))
-
-    def _resume_accepting(self, sock: socket.socket) -> None:
-        if sock in self._listening:
-            self.loop.add_reader(sock.fileno(), self._accept, sock)
-
-    async def _open(self, conn: socket.socket) -> None:
-        if conn.family != socket.AF_UNIX:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            await self.loop.connect_accepted_socket(lambda: ServerConnection(self), conn)
-        except OSError:
-            conn.close()  # gone before it could be served
+        for listener in self._listeners:
+            listener.close()
+        self._listeners.clear()
