@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
-import uvloop
-from support.http_server import LIMITS, hello, send, serving
+from support.http_server import hello, send, serving
 
 from hokusai_platform.http.errors import HttpError
 from hokusai_platform.http.messages import Request, Response, StreamResponse
-from hokusai_platform.http.server import Limits, Server
+from hokusai_platform.http.server import Limits
 
 
 def test_pipelined_requests_are_answered_in_order_and_the_connection_kept() -> None:
@@ -97,28 +95,3 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_client_timeout() -> N
 
     answer = asyncio.run(run())  # read until the server closes: it does, unasked
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"hello /a")
-
-
-def test_a_burst_of_connections_is_taken_in_at_once_not_one_per_loop_iteration() -> None:
-    """Under uvloop, whose own server (libuv's) accepts one connection per loop iteration, a
-    loop busy with hundreds of connections would leave a burst of new ones waiting."""
-    burst, iterations = 64, 5
-
-    async def run() -> int:
-        listener = socket.create_server(("127.0.0.1", 0), backlog=burst)
-        server = Server(hello, LIMITS)
-        server.listen(listener)
-        port = listener.getsockname()[1]
-        # Connected by the kernel, waiting to be accepted.
-        callers = [socket.create_connection(("127.0.0.1", port)) for _ in range(burst)]
-        try:
-            for _ in range(iterations):
-                await asyncio.sleep(0)
-            return len(server.connections)
-        finally:
-            server.close()
-            for caller in callers:
-                caller.close()
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        assert runner.run(run()) == burst
