@@ -227,14 +227,14 @@ class KeyAdmin:
         }
 
     async def handle(self, exchange: Exchange) -> Response:
-        request, request_id = exchange.request, exchange.id
-        refusal = self._guard.screen(request, request_id)
+        refusal = self._guard.screen(exchange)
         if refusal is not None:
             return refusal
-        identified = await self._guard.identify(request, request_id, self._authenticator)
+        identified = await self._guard.identify(exchange, self._authenticator)
         if not isinstance(identified, Caller):
             return identified
         caller = exchange.key = identified.key
+        request = exchange.request
         found = self._find(request)
         refusal = await self._guard.authorise(exchange, caller, Scope.ADMIN, request.path)
         if isinstance(found, Response):
@@ -247,7 +247,7 @@ class KeyAdmin:
                 else await self._attempt(operation, request, key_id)
             )
         self._guard.audit.record(
-            request_id=request_id,
+            request_id=exchange.id,
             key_id=caller.id,
             scope=caller.scope.value,
             method=request.method,

@@ -115,10 +115,10 @@ class Guard:
         self.audit.close()
 
     async def handle(self, exchange: Exchange, forward: Forward) -> AnyResponse:
-        request, request_id = exchange.request, exchange.id
-        refusal = self.screen(request, request_id)
+        refusal = self.screen(exchange)
         if refusal is not None:
             return refusal
+        request = exchange.request
         mlflow_path = request.path[len(MOUNT) :]
         if (
             self.authenticator is None
@@ -126,20 +126,18 @@ class Guard:
             or self.enforcer is None
             or (route := ROUTES.route(request.method, mlflow_path)) is None
         ):
-            refusal = self._size_refusal(request, request_id, mlflow_path)
+            refusal = self._size_refusal(exchange, mlflow_path)
             return refusal if refusal is not None else await forward(exchange)
         session = session_id(request)
-        caller = await self.identify(
-            request, request_id, self.authenticator, self.sessions, session
-        )
+        caller = await self.identify(exchange, self.authenticator, self.sessions, session)
         if not isinstance(caller, Caller):
             return caller
         key = exchange.key = caller.key
-        refusal = self._cross_origin(request, request_id, self.sessions, session, mlflow_path)
+        refusal = self._cross_origin(exchange, self.sessions, session, mlflow_path)
         if refusal is None:
             refusal = await self.authorise(exchange, key, route.scope, mlflow_path)
         if refusal is None:
-            refusal = self._size_refusal(request, request_id, mlflow_path)
+            refusal = self._size_refusal(exchange, mlflow_path)
         response: AnyResponse
         if refusal is not None:
             response = refusal
@@ -155,28 +153,32 @@ class Guard:
         self._record(exchange, key, mlflow_path, response)
         return response
 
-    def screen(self, request: Request, request_id: str) -> Response | None:
+    def screen(self, exchange: Exchange) -> Response | None:
         """The refusal of a request with a key in its URL, or for a Host not served; else None."""
         try:
-            reject_key_in_query(request.query_string)
+            reject_key_in_query(exchange.request.query_string)
         except KeyInURL as exc:
-            return self._refuse(request_id, "key_in_url", 400, errors.BAD_REQUEST, str(exc))
-        if self._allowed_hosts and _host_name(request.host) not in self._allowed_hosts:
+            return self._refuse(exchange.id, "key_in_url", 400, errors.BAD_REQUEST, str(exc))
+        if self._allowed_hosts and _host_name(exchange.request.host) not in self._allowed_hosts:
             return self._refuse(
-                request_id, "host", 421, MISDIRECTED_REQUEST, "this server does not serve that Host"
+                exchange.id,
+                "host",
+                421,
+                MISDIRECTED_REQUEST,
+                "this server does not serve that Host",
             )
         return None
 
     async def identify(
         self,
-        request: Request,
-        request_id: str,
+        exchange: Exchange,
         authenticator: Authenticator,
         sessions: Sessions | None = None,
         session: str | None = None,
     ) -> Caller | Response:
         """The valid key the request presents, or that its browser session stands for, with
         its grants; else a person's way to the login page, or the 401 to answer."""
+        request = exchange.request
         try:
             if sessions is None or session is None:
                 return await authenticator.identify(
@@ -187,7 +189,7 @@ class Guard:
             if sessions is not None and (to_login := sessions.to_login(request)) is not None:
                 return to_login
             refusal = self._refuse(
-                request_id,
+                exchange.id,
                 "unauthenticated",
                 401,
                 UNAUTHENTICATED,
@@ -222,13 +224,13 @@ class Guard:
 
     def _cross_origin(
         self,
-        request: Request,
-        request_id: str,
+        exchange: Exchange,
         sessions: Sessions,
         session: str | None,
         mlflow_path: str,
     ) -> Response | None:
         """The 403 for a change made with a session cookie from another site's page (CSRF)."""
+        request = exchange.request
         if (
             session is None
             or request.method in SAFE_METHODS
@@ -236,7 +238,7 @@ class Guard:
         ):
             return None
         return self._refuse(
-            request_id,
+            exchange.id,
             "cross_origin",
             403,
             PERMISSION_DENIED,
@@ -249,15 +251,14 @@ class Guard:
     ) -> Response | None:
         """The 403 when the key's scope does not cover `required`, the 429 when its rate
         limit is spent; else None. Every answer to the key says where its limit stands."""
-        request, request_id = exchange.request, exchange.id
         if not key.scope.allows(required):
             return self._refuse(
-                request_id,
+                exchange.id,
                 "scope",
                 403,
                 PERMISSION_DENIED,
                 f"key {key.id} has scope {key.scope.value}; "
-                f"{request.method} {path} needs {required.value}",
+                f"{exchange.request.method} {path} needs {required.value}",
             )
         decision = await self.limiter.check(key.id, key.rate)
         if decision is None:
@@ -266,16 +267,16 @@ class Guard:
         if decision.allowed:
             return None
         return self._refuse(
-            request_id,
+            exchange.id,
             "rate_limit",
             429,
             REQUEST_LIMIT_EXCEEDED,
             f"key {key.id} is limited to {key.rate}; retry in {decision.retry_after_seconds} s",
         )
 
-    def _size_refusal(self, request: Request, request_id: str, mlflow_path: str) -> Response | None:
+    def _size_refusal(self, exchange: Exchange, mlflow_path: str) -> Response | None:
         """The refusal of a body whose declared size is over its route's limit, if it is."""
-        length = request.content_length
+        length = exchange.request.content_length
         if length is not None:
             is_artifact = any(marker in mlflow_path for marker in _ARTIFACT_UPLOAD_MARKERS)
             limit = (
@@ -286,7 +287,7 @@ class Guard:
             if length > limit:
                 kind = "artifact upload" if is_artifact else "request body"
                 return self._refuse(
-                    request_id,
+                    exchange.id,
                     "too_large",
                     413,
                     errors.REQUEST_TOO_LARGE,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from hokusai_platform.keys import database
+from hokusai_platform.keys.admin_client import RemoteError
 from hokusai_platform.keys.cli_common import (
     DURATION,
     LEVEL,
@@ -29,7 +30,7 @@ from hokusai_platform.keys.cli_common import (
 )
 from hokusai_platform.keys.grants import Level
 from hokusai_platform.keys.rates import DEFAULT_RATE, Rate
-from hokusai_platform.keys.remote import RemoteError, RemoteKeys
+from hokusai_platform.keys.remote import RemoteKeys
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import IssuedKey, KeyInfo, KeyStore
 from hokusai_platform.settings import database_url

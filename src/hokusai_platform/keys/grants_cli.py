@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import click
 
+from hokusai_platform.keys.admin_client import RemoteError
 from hokusai_platform.keys.cli_common import (
     LEVEL,
     Parsed,
@@ -19,7 +20,6 @@ from hokusai_platform.keys.cli_common import (
 )
 from hokusai_platform.keys.grant_store import GrantStore
 from hokusai_platform.keys.grants import Grant, Level, Principal, Resource, team_name
-from hokusai_platform.keys.remote import RemoteError
 from hokusai_platform.keys.remote_grants import RemoteGrants
 
 PRINCIPAL = Parsed("principal", Principal.parse)

@@ -1,93 +1,24 @@
 """`hokusai keys --url …`: the key store's operations through a gateway's key admin API.
 
-`RemoteKeys` answers as `KeyStore` does, so every command prints the same either way. The
-admin key comes from `HOKUSAI_ADMIN_KEY` only, never from a flag a shell history would keep.
-`_exchange` is the one place that speaks HTTP (urllib, until the package has its own client);
-it never follows a redirect, so the admin key goes nowhere but the URL given.
+`RemoteKeys` answers as `KeyStore` does, so every command prints the same either way; it
+speaks through an `AdminClient`, which holds the admin key and the one place that speaks HTTP.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
-from hokusai_platform import __version__
 from hokusai_platform.keys import tokens
+from hokusai_platform.keys.admin_client import AdminClient, parsed
 from hokusai_platform.keys.grants import Level, scope_default
 from hokusai_platform.keys.rates import Rate, parse_rate
 from hokusai_platform.keys.scopes import Scope
 from hokusai_platform.keys.store import IssuedKey, KeyInfo
 
-ADMIN_KEY_VARIABLE = "HOKUSAI_ADMIN_KEY"
 KEYS_PATH = "/api/admin/v1/keys"
-TIMEOUT_SECONDS = 30.0
-MAX_ANSWER_BYTES = 64 * 1024 * 1024
-
-T = TypeVar("T")
-
-
-class RemoteError(Exception):
-    """The gateway could not be asked, or refused: one line saying which and why."""
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # urllib then raises the 3xx as an HTTPError
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-def _exchange(
-    url: str, method: str, headers: dict[str, str], body: bytes | None
-) -> tuple[int, bytes]:
-    """One HTTP request: the answer's status and body, whatever the status."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as answer:
-            status, data = answer.status, answer.read(MAX_ANSWER_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        location = exc.headers.get("Location")
-        if 300 <= exc.code < 400 and location:
-            raise RemoteError(
-                f"{url} redirects to {location}; give the gateway's own URL with --url"
-            ) from None
-        status, data = exc.code, exc.read(MAX_ANSWER_BYTES + 1)
-    except urllib.error.URLError as exc:
-        reason = exc.reason.strerror if isinstance(exc.reason, OSError) else exc.reason
-        raise RemoteError(f"cannot reach {url}: {reason or exc.reason}") from None
-    except TimeoutError:
-        raise RemoteError(f"{url} did not answer within {TIMEOUT_SECONDS:g} s") from None
-    except (http.client.HTTPException, OSError) as exc:
-        raise RemoteError(f"{url}: {exc or type(exc).__name__}") from None
-    if len(data) > MAX_ANSWER_BYTES:
-        raise RemoteError(f"{url} answered with more than {MAX_ANSWER_BYTES} bytes")
-    return status, data
-
-
-def _gateway_url(url: str) -> str:
-    try:
-        parts = urlsplit(url.strip())
-        hostname = parts.hostname
-    except ValueError:
-        hostname = None
-    if hostname is None or parts.scheme not in ("http", "https") or parts.query:
-        raise RemoteError(
-            f"--url/HOKUSAI_URL: {url!r} is not a gateway URL like http://gateway:8001"
-        )
-    base_url = url.strip().rstrip("/")
-    if base_url.endswith("/api/mlflow"):
-        raise RemoteError(
-            f"--url/HOKUSAI_URL: {url!r} is MLflow's tracking URI; give the gateway's own URL,"
-            " without /api/mlflow"
-        )
-    return base_url
 
 
 def _time(value: Any) -> datetime | None:
@@ -116,37 +47,15 @@ def _key(document: Any) -> KeyInfo:
     )
 
 
-def parsed(parse: Callable[[Any], T], document: Any) -> T:
-    try:
-        return parse(document)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RemoteError(
-            f"the gateway's answer is not what hokusai {__version__} expects ({exc!r})"
-        ) from None
-
-
 class RemoteKeys:
-    """The key admin API of the gateway at `base_url`, called with `admin_key`."""
+    """The key admin API of the gateway `admin` calls."""
 
-    def __init__(self, base_url: str, admin_key: str) -> None:
-        self._base_url = base_url
-        self._headers = {
-            "Authorization": f"Bearer {admin_key}",
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-            "User-Agent": f"hokusai/{__version__}",
-        }
+    def __init__(self, admin: AdminClient) -> None:
+        self._admin = admin
 
     @classmethod
     def connect(cls, url: str, env: Mapping[str, str]) -> RemoteKeys:
-        base_url = _gateway_url(url)
-        admin_key = env.get(ADMIN_KEY_VARIABLE, "").strip()
-        if not admin_key:
-            raise RemoteError(
-                f"{ADMIN_KEY_VARIABLE}: not set; managing keys through {base_url} "
-                "takes an admin key (hokusai keys create --scope admin, on the database)"
-            )
-        return cls(base_url, admin_key)
+        return cls(AdminClient.connect(url, env))
 
     def create(
         self,
@@ -166,10 +75,11 @@ class RemoteKeys:
             "default_permission": None if default is None else default.name,
             "workspace": workspace,
         }
-        return self._issued(self.call("POST", "", fields))
+        return self._issued(self._admin.call("POST", KEYS_PATH, fields))
 
     def list(self) -> list[KeyInfo]:
-        return parsed(lambda answer: [_key(key) for key in answer["keys"]], self.call("GET", ""))
+        answer = self._admin.call("GET", KEYS_PATH)
+        return parsed(lambda document: [_key(key) for key in document["keys"]], answer)
 
     def get(self, key_id: str) -> KeyInfo:
         return self._one("GET", self._path(key_id))
@@ -178,7 +88,7 @@ class RemoteKeys:
         return self._one("POST", self._path(key_id, "/revoke"))
 
     def rotate(self, key_id: str) -> IssuedKey:
-        return self._issued(self.call("POST", self._path(key_id, "/rotate")))
+        return self._issued(self._admin.call("POST", self._path(key_id, "/rotate")))
 
     def set_rate(self, key_id: str, rate: Rate) -> KeyInfo:
         return self._one("PUT", self._path(key_id, "/limits"), {"rate_limit": str(rate)})
@@ -188,41 +98,13 @@ class RemoteKeys:
 
     @staticmethod
     def _path(key_id: str, action: str = "") -> str:
-        return "/" + quote(key_id, safe="") + action
+        return f"{KEYS_PATH}/{quote(key_id, safe='')}{action}"
 
     def _one(self, method: str, path: str, fields: Mapping[str, object] | None = None) -> KeyInfo:
-        return parsed(lambda answer: _key(answer["key"]), self.call(method, path, fields))
+        return parsed(lambda answer: _key(answer["key"]), self._admin.call(method, path, fields))
 
     @staticmethod
     def _issued(document: Any) -> IssuedKey:
         return parsed(
             lambda answer: IssuedKey(_key(answer["key"]), str(answer["secret"])), document
         )
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        fields: Mapping[str, object] | None = None,
-        under: str = KEYS_PATH,
-    ) -> Any:
-        """The answer's JSON document; RemoteError for every failure, in one line."""
-        url = self._base_url + under + path
-        body = None if fields is None else json.dumps(fields).encode()
-        status, data = _exchange(url, method, self._headers, body)
-        try:
-            document = json.loads(data)
-        except ValueError:
-            document = None
-        if status >= 400 and isinstance(document, dict) and "error_code" in document:
-            hint = f" ({ADMIN_KEY_VARIABLE} is not a valid key there)" if status == 401 else ""
-            raise RemoteError(
-                f"{method} {url}: {status} {document['error_code']}: "
-                f"{document.get('message', '')}{hint}"
-            )
-        if status >= 300 or not isinstance(document, dict):
-            raise RemoteError(
-                f"{method} {url}: answered {status} without the key admin API's JSON;"
-                " is it a Hokusai gateway?"
-            )
-        return document

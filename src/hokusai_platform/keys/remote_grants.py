@@ -1,7 +1,7 @@
 """`hokusai grants|teams --url …`: the grant store's operations through a gateway's admin API.
 
 `RemoteGrants` answers as `GrantStore` does, so every command prints the same either way; it
-speaks through `RemoteKeys`, which holds the admin key and the one place that speaks HTTP.
+speaks through an `AdminClient`, which holds the admin key and the one place that speaks HTTP.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from hokusai_platform.keys.admin_client import AdminClient, parsed
 from hokusai_platform.keys.grant_store import TeamInfo
 from hokusai_platform.keys.grants import Grant, Level, Principal, Resource
-from hokusai_platform.keys.remote import RemoteKeys, parsed
 
 GRANTS_PATH = "/api/admin/v1/grants"
 TEAMS_PATH = "/api/admin/v1/teams"
@@ -31,43 +31,47 @@ def _team(document: Any) -> TeamInfo:
 
 
 class RemoteGrants:
-    """The grant admin API of the gateway `api` calls."""
+    """The grant admin API of the gateway `admin` calls."""
 
-    def __init__(self, api: RemoteKeys) -> None:
-        self._api = api
+    def __init__(self, admin: AdminClient) -> None:
+        self._admin = admin
 
     @classmethod
     def connect(cls, url: str, env: Mapping[str, str]) -> RemoteGrants:
-        return cls(RemoteKeys.connect(url, env))
+        return cls(AdminClient.connect(url, env))
 
     def put(self, grant: Grant) -> None:
-        self._api.call("POST", "", grant.to_json(), GRANTS_PATH)
+        self._admin.call("POST", GRANTS_PATH, grant.to_json())
 
     def remove(self, principal: Principal, resource: Resource) -> None:
         fields = {"principal": str(principal), "resource": str(resource)}
-        self._api.call("DELETE", "", fields, GRANTS_PATH)
+        self._admin.call("DELETE", GRANTS_PATH, fields)
 
     def list(self, principal: Principal | None = None) -> Sequence[Grant]:
-        answer = self._api.call("GET", "", None, GRANTS_PATH)
+        answer = self._admin.call("GET", GRANTS_PATH)
         found = parsed(lambda document: [_grant(grant) for grant in document["grants"]], answer)
         return [grant for grant in found if principal in (None, grant.principal)]
 
     def teams(self) -> Sequence[TeamInfo]:
-        answer = self._api.call("GET", "", None, TEAMS_PATH)
+        answer = self._admin.call("GET", TEAMS_PATH)
         return parsed(lambda document: [_team(team) for team in document["teams"]], answer)
 
     def create_team(self, name: str) -> None:
-        self._api.call("POST", "", {"name": name}, TEAMS_PATH)
+        self._admin.call("POST", TEAMS_PATH, {"name": name})
 
     def delete_team(self, name: str) -> None:
-        self._api.call("DELETE", "/" + quote(name, safe=""), None, TEAMS_PATH)
+        self._admin.call("DELETE", self._team(name))
 
     def add_member(self, team: str, key_id: str) -> None:
-        self._api.call("PUT", self._member(team, key_id), None, TEAMS_PATH)
+        self._admin.call("PUT", self._member(team, key_id))
 
     def remove_member(self, team: str, key_id: str) -> None:
-        self._api.call("DELETE", self._member(team, key_id), None, TEAMS_PATH)
+        self._admin.call("DELETE", self._member(team, key_id))
 
     @staticmethod
-    def _member(team: str, key_id: str) -> str:
-        return f"/{quote(team, safe='')}/members/{quote(key_id, safe='')}"
+    def _team(name: str) -> str:
+        return f"{TEAMS_PATH}/{quote(name, safe='')}"
+
+    @classmethod
+    def _member(cls, team: str, key_id: str) -> str:
+        return f"{cls._team(team)}/members/{quote(key_id, safe='')}"
