@@ -8,6 +8,8 @@ whoever parsed it).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import compress
+from operator import not_
 
 from hokusai_platform.http import fields
 
@@ -51,11 +53,16 @@ _DROP_DOWNSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | GATEWAY_SET 
 # Passed on from the caller (a load balancer's are the truth), else set by the gateway.
 _FORWARDED_KEPT = frozenset((b"x-forwarded-proto", b"x-forwarded-host"))
 _NOTED_UPSTREAM = _DROP_UPSTREAM | _FORWARDED_KEPT
+# Connection values that declare no field hop-by-hop, in lower case.
+_PLAIN_CONNECTION = frozenset((b"keep-alive", b"close"))
+_LINE = b"%s: %s\r\n".__mod__
 
 
 def _declared_hop_by_hop(values: list[bytes], dropped: frozenset[bytes]) -> set[bytes]:
     """The field names a sender's Connection header declares hop-by-hop, lower-cased, but
     those in `dropped` anyway (`Connection: keep-alive` declares nothing more)."""
+    if _PLAIN_CONNECTION.issuperset(map(bytes.lower, values)):  # what nearly every caller sends
+        return set()
     return {token.strip().lower() for value in values for token in value.split(b",")} - dropped
 
 
@@ -67,6 +74,15 @@ def _without(
     dropped = declared | {b"connection"}
     kept = [(field, name) for field, name in zip(fields, names, strict=True) if name not in dropped]
     return [field for field, _ in kept], [name for _, name in kept]
+
+
+def _lines_but(
+    fields: Sequence[tuple[bytes, bytes]], names: Sequence[bytes], dropped: frozenset[bytes]
+) -> bytes:
+    """The header lines of `fields` whose names are not in `dropped`, each ending CRLF.
+
+    Selected and formatted by C loops (itertools, map): no Python runs per field."""
+    return b"".join(map(_LINE, compress(fields, map(not_, map(dropped.__contains__, names)))))
 
 
 def upstream_fields(
@@ -83,17 +99,12 @@ def upstream_fields(
     not among them: it names the endpoint, which the upstream client sets for each one it
     tries. Kept fields pass through as the caller sent them, byte for byte.
     """
-    lines: list[bytes] = []
-    noted: list[tuple[bytes, bytes, bytes]] = []  # (lower-cased name, name, value)
-    for lowered, (name, value) in zip(names, incoming, strict=True):
-        if lowered in _NOTED_UPSTREAM:
-            noted.append((lowered, name, value))
-        else:
-            lines.append(b"%s: %s\r\n" % (name, value))
+    lines = [_lines_but(incoming, names, _NOTED_UPSTREAM)]
     host = forwarded_for = None
     forwarded_kept: set[bytes] = set()
     connection: list[bytes] = []
-    for lowered, name, value in noted:
+    noted = compress(zip(names, incoming, strict=True), map(_NOTED_UPSTREAM.__contains__, names))
+    for lowered, (name, value) in noted:
         if lowered in _FORWARDED_KEPT:
             lines.append(b"%s: %s\r\n" % (name, value))
             forwarded_kept.add(lowered)
@@ -130,13 +141,9 @@ def downstream_fields(incoming: Sequence[tuple[bytes, bytes]], names: Sequence[b
     head admits one at most, and never beside Transfer-Encoding, and the body that follows it
     is passed on whole.
     """
-    lines: list[bytes] = []
-    connection: list[bytes] = []
-    for lowered, (name, value) in zip(names, incoming, strict=True):
-        if lowered not in _DROP_DOWNSTREAM:
-            lines.append(b"%s: %s\r\n" % (name, value))
-        elif lowered == b"connection":
-            connection.append(value)
-    if connection and (declared := _declared_hop_by_hop(connection, _DROP_DOWNSTREAM)):
-        return downstream_fields(*_without(incoming, names, declared))
-    return b"".join(lines)
+    if b"connection" in names:
+        pairs = zip(incoming, names, strict=True)
+        connection = [field[1] for field, name in pairs if name == b"connection"]
+        if declared := _declared_hop_by_hop(connection, _DROP_DOWNSTREAM):
+            return downstream_fields(*_without(incoming, names, declared))
+    return _lines_but(incoming, names, _DROP_DOWNSTREAM)
