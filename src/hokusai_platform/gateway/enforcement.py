@@ -54,7 +54,8 @@ RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 
 Refresh = Callable[[], Awaitable[Caller | None]]
 GrantOwner = Callable[[str, Resource], Awaitable[object]]
-Refuse = Callable[[str, str, int, str, str], Response]
+Refuse = Callable[[Exchange, str, int, str, str], Response]
+"""The answer refusing an exchange (reason, status, error code, message), logged with its id."""
 
 
 class NotFound(LookupError):
@@ -79,14 +80,14 @@ class Enforcer:
         refresh: Refresh,
         forward: Forward,
     ) -> AnyResponse:
-        request, request_id = exchange.request, exchange.id
+        request = exchange.request
         action = route.rule.action
         workspace = caller.key.workspace
         if workspace is None:
             workspace = requested_workspace(request)
         elif (asked := pin(request, mlflow_path, workspace)) is not None:
             return self._refuse(
-                request_id,
+                exchange,
                 "workspace",
                 403,
                 PERMISSION_DENIED,
@@ -95,30 +96,26 @@ class Enforcer:
             )
         if not caller.access.unrestricted:
             try:
-                refusal = await self._check(request, request_id, caller, route, refresh, workspace)
+                refusal = await self._check(exchange, caller, route, refresh, workspace)
                 if refusal is not None:
                     return refusal
                 if action in SEARCHES:
                     assert action is not None
                     return await self._search(
-                        request, caller.access, action, mlflow_path, workspace
+                        exchange, caller.access, action, mlflow_path, workspace
                     )
                 if action is Action.GRAPHQL:
-                    return await self._graphql(
-                        request, request_id, caller, refresh, mlflow_path, workspace
-                    )
+                    return await self._graphql(exchange, caller, refresh, mlflow_path, workspace)
             except Contradiction as exc:
                 return self._refuse(
-                    request_id, "ambiguous", 400, errors.INVALID_PARAMETER_VALUE, str(exc)
+                    exchange, "ambiguous", 400, errors.INVALID_PARAMETER_VALUE, str(exc)
                 )
             except BodyTooLarge as exc:
-                return self._refuse(
-                    request_id, "too_large", 413, errors.REQUEST_TOO_LARGE, str(exc)
-                )
+                return self._refuse(exchange, "too_large", 413, errors.REQUEST_TOO_LARGE, str(exc))
             except NotFound as exc:
-                return self._refuse(request_id, "not_found", 404, RESOURCE_DOES_NOT_EXIST, str(exc))
+                return self._refuse(exchange, "not_found", 404, RESOURCE_DOES_NOT_EXIST, str(exc))
             except LookupFailed as exc:
-                return self._refuse(request_id, "lookup", 502, errors.BAD_GATEWAY, str(exc))
+                return self._refuse(exchange, "lookup", 502, errors.BAD_GATEWAY, str(exc))
         forgotten = (
             await self._named_experiments(request, route)
             if action is Action.FORGET_EXPERIMENT
@@ -131,30 +128,29 @@ class Enforcer:
             if action in (Action.OWN_EXPERIMENT, Action.OWN_MODEL) and isinstance(
                 response, Response
             ):
-                await self._own(caller, action, response.body, request_id)
+                await self._own(exchange, caller, action, response.body)
         return response
 
     async def _check(
         self,
-        request: Request,
-        request_id: str,
+        exchange: Exchange,
         caller: Caller,
         route: Route,
         refresh: Refresh,
         workspace: str | None,
     ) -> Response | None:
-        rule = route.rule
+        request, rule = exchange.request, route.rule
         if not rule.ruled:
-            return self._unruled(request_id, caller, f"{request.method} {request.path}")
+            return self._unruled(exchange, caller, f"{request.method} {request.path}")
         named = [(await self._names(request, route)).read(names) for names in rule.names]
         if named and not any(names.ids for names in named):  # all optional, none given
             fields = " or ".join(field for names in rule.names for field in names.fields)
             raise Contradiction(f"the request names none of {fields}")
-        return await self._refusal(request_id, caller, named, refresh, workspace)
+        return await self._refusal(exchange, caller, named, refresh, workspace)
 
     async def _refusal(
         self,
-        request_id: str,
+        exchange: Exchange,
         caller: Caller,
         named: list[Named],
         refresh: Refresh,
@@ -171,7 +167,7 @@ class Enforcer:
                 break
             access = fresh.access
         return self._refuse(
-            request_id, "grants", 403, PERMISSION_DENIED, f"key {caller.key.id} {denial}"
+            exchange, "grants", 403, PERMISSION_DENIED, f"key {caller.key.id} {denial}"
         )
 
     async def _names(self, request: Request, route: Route) -> RequestNames:
@@ -239,12 +235,13 @@ class Enforcer:
 
     async def _search(
         self,
-        request: Request,
+        exchange: Exchange,
         access: Access,
         action: Action,
         mlflow_path: str,
         workspace: str | None,
     ) -> Response:
+        request = exchange.request
         if request.method == "GET" and request.body is not None:
             raise Contradiction("a GET search takes its parameters in the query string")
         body = b"" if request.method == "GET" else await read_body(request, self._max_body)
@@ -256,20 +253,20 @@ class Enforcer:
 
     async def _graphql(
         self,
-        request: Request,
-        request_id: str,
+        exchange: Exchange,
         caller: Caller,
         refresh: Refresh,
         mlflow_path: str,
         workspace: str | None,
     ) -> Response:
+        request = exchange.request
         body = await read_body(request, self._max_body)
         query = GraphQLRequest(message_json(body))
         try:
             named = query.named()
         except NotUnderstood as exc:
-            return self._unruled(request_id, caller, f"/graphql asking for {exc}")
-        refusal = await self._refusal(request_id, caller, named, refresh, workspace)
+            return self._unruled(exchange, caller, f"/graphql asking for {exc}")
+        refusal = await self._refusal(exchange, caller, named, refresh, workspace)
         if refusal is not None:
             return refusal
         target = mlflow_path + (f"?{request.query_string}" if request.query_string else "")
@@ -284,13 +281,13 @@ class Enforcer:
             try:
                 readable_versions(query, data, lambda name: access.for_model(name) >= Level.READ)
             except NotUnderstood as exc:
-                return self._unruled(request_id, caller, f"/graphql asking for {exc}")
+                return self._unruled(exchange, caller, f"/graphql asking for {exc}")
             answer = json.dumps(result).encode()
         return Response(status=status, body=answer, content_type="application/json")
 
-    def _unruled(self, request_id: str, caller: Caller, what: str) -> Response:
+    def _unruled(self, exchange: Exchange, caller: Caller, what: str) -> Response:
         return self._refuse(
-            request_id,
+            exchange,
             "grants",
             403,
             PERMISSION_DENIED,
@@ -325,7 +322,7 @@ class Enforcer:
             return False
         return level >= Level.READ
 
-    async def _own(self, caller: Caller, action: Action, body: bytes, request_id: str) -> None:
+    async def _own(self, exchange: Exchange, caller: Caller, action: Action, body: bytes) -> None:
         try:
             answer = json.loads(body)
             if action is Action.OWN_EXPERIMENT:
@@ -333,14 +330,14 @@ class Enforcer:
             else:
                 resource = Resource.model(answer["registered_model"]["name"])
         except (ValueError, KeyError, TypeError):
-            log.warning("created, but no id in MLflow's answer", extra={"request_id": request_id})
+            log.warning("created, but no id in MLflow's answer", extra={"request_id": exchange.id})
             return
         try:
             await self._grant_owner(caller.key.id, resource)
         except Exception:
-            log.exception("ownership not granted", extra={"request_id": request_id})
+            log.exception("ownership not granted", extra={"request_id": exchange.id})
             return
         log.info(
             "ownership granted",
-            extra={"request_id": request_id, "key_id": caller.key.id, "resource": str(resource)},
+            extra={"request_id": exchange.id, "key_id": caller.key.id, "resource": str(resource)},
         )

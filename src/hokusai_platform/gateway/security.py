@@ -158,10 +158,10 @@ class Guard:
         try:
             reject_key_in_query(exchange.request.query_string)
         except KeyInURL as exc:
-            return self._refuse(exchange.id, "key_in_url", 400, errors.BAD_REQUEST, str(exc))
+            return self._refuse(exchange, "key_in_url", 400, errors.BAD_REQUEST, str(exc))
         if self._allowed_hosts and _host_name(exchange.request.host) not in self._allowed_hosts:
             return self._refuse(
-                exchange.id,
+                exchange,
                 "host",
                 421,
                 MISDIRECTED_REQUEST,
@@ -189,7 +189,7 @@ class Guard:
             if sessions is not None and (to_login := sessions.to_login(request)) is not None:
                 return to_login
             refusal = self._refuse(
-                exchange.id,
+                exchange,
                 "unauthenticated",
                 401,
                 UNAUTHENTICATED,
@@ -238,7 +238,7 @@ class Guard:
         ):
             return None
         return self._refuse(
-            exchange.id,
+            exchange,
             "cross_origin",
             403,
             PERMISSION_DENIED,
@@ -253,7 +253,7 @@ class Guard:
         limit is spent; else None. Every answer to the key says where its limit stands."""
         if not key.scope.allows(required):
             return self._refuse(
-                exchange.id,
+                exchange,
                 "scope",
                 403,
                 PERMISSION_DENIED,
@@ -267,7 +267,7 @@ class Guard:
         if decision.allowed:
             return None
         return self._refuse(
-            exchange.id,
+            exchange,
             "rate_limit",
             429,
             REQUEST_LIMIT_EXCEEDED,
@@ -287,7 +287,7 @@ class Guard:
             if length > limit:
                 kind = "artifact upload" if is_artifact else "request body"
                 return self._refuse(
-                    exchange.id,
+                    exchange,
                     "too_large",
                     413,
                     errors.REQUEST_TOO_LARGE,
@@ -297,7 +297,7 @@ class Guard:
 
     def _refuse(
         self,
-        request_id: str,
+        exchange: Exchange,
         reason: str,
         status: int,
         error_code: str,
@@ -308,7 +308,7 @@ class Guard:
         REFUSED.labels(reason).inc()
         log.warning(
             "refused",
-            extra={"request_id": request_id, "status": status, "reason": detail or message},
+            extra={"request_id": exchange.id, "status": status, "reason": detail or message},
         )
         return errors.json_error(status, error_code, message)
 
