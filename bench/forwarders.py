@@ -115,6 +115,8 @@ class _ParsedCaller(asyncio.Protocol):
     def __init__(self, upstream_port: int, pool: list[_ParsedUpstream]) -> None:
         self.upstream_port = upstream_port
         self.pool = pool
+        # Kept: on Python 3.11 every get_running_loop() is a getpid() system call.
+        self.loop = asyncio.get_running_loop()
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -136,12 +138,12 @@ class _ParsedCaller(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         method = self.parser.get_method()
-        asyncio.get_running_loop().create_task(self._forward(method, self.url, self.headers))
+        self.loop.create_task(self._forward(method, self.url, self.headers))
 
     async def _forward(self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         upstream = await self._connection()
         upstream.headers, upstream.body = [], []
-        upstream.done = asyncio.get_running_loop().create_future()
+        upstream.done = self.loop.create_future()
         fields = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
         upstream.transport.write(method + b" " + url + b" HTTP/1.1\r\n" + fields + b"\r\n")
         await upstream.done
