@@ -50,6 +50,7 @@ __all__ = [
     "start_gateway",
     "start_mlflow",
     "total_cpu_seconds",
+    "verdict",
     "wrk",
 ]
 
@@ -215,6 +216,12 @@ def interpreter() -> str:
     shared = next((line.split()[-1] for line in maps if "/libpython" in line), None)
     linkage = f"libpython shared ({shared})" if shared else "libpython in the executable"
     return f"python {platform.python_version()} at {os.path.realpath(sys.executable)}, {linkage}"
+
+
+def verdict(value: float, target: float, *, at_most: bool = False) -> str:
+    """ "met" when `value` reaches `target` (from below, or `at_most` it), else "MISSED"."""
+    met = value <= target if at_most else value >= target
+    return "met" if met else "MISSED"
 
 
 def median(values: list[float]) -> float:

@@ -37,6 +37,7 @@ from harness import (
     require,
     running,
     start_gateway,
+    verdict,
     wrk,
 )
 
@@ -97,10 +98,6 @@ def _start(stack: ExitStack, root: Path, workers: int) -> dict[str, tuple[str, S
     return proxies
 
 
-def _verdict(ratio: float, target: float) -> str:
-    return "met" if ratio <= target else "MISSED"
-
-
 def main() -> None:
     args = _arguments()
     require("wrk", "nginx")
@@ -152,13 +149,13 @@ def main() -> None:
         cpu_ratio = ratios["gateway", CPU_CONNECTIONS][0]
         print(
             f"\nCPU per request, c{CPU_CONNECTIONS}, gateway/nginx: {cpu_ratio:.1f}"
-            f"  (target <= {CPU_TARGET:g}: {_verdict(cpu_ratio, CPU_TARGET)})"
+            f"  (target <= {CPU_TARGET:g}: {verdict(cpu_ratio, CPU_TARGET, at_most=True)})"
         )
     if TAIL_CONNECTIONS in args.connections:
         tail_ratio = ratios["gateway", TAIL_CONNECTIONS][1]
         print(
             f"p99, c{TAIL_CONNECTIONS}, gateway/nginx:             {tail_ratio:.1f}"
-            f"  (target <= {TAIL_TARGET:g}: {_verdict(tail_ratio, TAIL_TARGET)})"
+            f"  (target <= {TAIL_TARGET:g}: {verdict(tail_ratio, TAIL_TARGET, at_most=True)})"
         )
 
 

@@ -53,6 +53,7 @@ from harness import (
     running,
     start_gateway,
     start_mlflow,
+    verdict,
     wrk,
 )
 
@@ -132,11 +133,6 @@ def _plan(urls: dict[str, str], round_number: int) -> list[tuple[str, str, str, 
     return runs
 
 
-def _verdict(value: float, target: float, *, at_most: bool = False) -> str:
-    met = value <= target if at_most else value >= target
-    return "met" if met else "MISSED"
-
-
 def main() -> None:
     args = _arguments()
     require("wrk", "nginx")
@@ -196,11 +192,11 @@ def main() -> None:
     )
     print(
         f"\ngateway/nginx, static upstream, c16: {static_ratio:.2f}"
-        f"  (target >= {STATIC_RATIO_TARGET}: {_verdict(static_ratio, STATIC_RATIO_TARGET)})"
+        f"  (target >= {STATIC_RATIO_TARGET}: {verdict(static_ratio, STATIC_RATIO_TARGET)})"
     )
     print(
         f"gateway/direct, MLflow, c16:         {mlflow_ratio:.2f}"
-        f"  (target >= {MLFLOW_RATIO_TARGET}: {_verdict(mlflow_ratio, MLFLOW_RATIO_TARGET)})"
+        f"  (target >= {MLFLOW_RATIO_TARGET}: {verdict(mlflow_ratio, MLFLOW_RATIO_TARGET)})"
     )
     print(
         "  per round: "
@@ -218,12 +214,12 @@ def main() -> None:
     print(
         f"nginx/direct minus gateway/direct:   {gap:.3f}"
         f"  (nginx {median(mlflow_ratios['nginx']):.2f}; target <= {MLFLOW_GAP_TARGET}:"
-        f" {_verdict(gap, MLFLOW_GAP_TARGET, at_most=True)})"
+        f" {verdict(gap, MLFLOW_GAP_TARGET, at_most=True)})"
     )
-    verdict = _verdict(added_p50, ADDED_P50_TARGET_MS, at_most=True)
+    added_verdict = verdict(added_p50, ADDED_P50_TARGET_MS, at_most=True)
     print(
         f"added p50 vs MLflow direct, c1:      {added_p50:.2f} ms"
-        f"  (target <= {ADDED_P50_TARGET_MS} ms: {verdict})"
+        f"  (target <= {ADDED_P50_TARGET_MS} ms: {added_verdict})"
     )
     print("(ratios and added latency: medians of the per-round values)")
     repeated = {label: sum(run.repeats for run in runs) for label, runs in runs_by_label.items()}
