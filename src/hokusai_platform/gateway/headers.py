@@ -106,7 +106,7 @@ def upstream_fields(
     noted = compress(zip(names, incoming, strict=True), map(_NOTED_UPSTREAM.__contains__, names))
     for lowered, (name, value) in noted:
         if lowered in _FORWARDED_KEPT:
-            lines.append(b"%s: %s\r\n" % (name, value))
+            lines.append(_LINE((name, value)))
             forwarded_kept.add(lowered)
         elif lowered == b"host":
             host = value if host is None else host
