@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+import uvloop
 from support.http_server import serving
 
 from hokusai_platform.http.client import Client, Origin
@@ -118,3 +119,27 @@ def test_a_refused_connection_is_a_connect_error() -> None:
 
         with pytest.raises(ConnectError):
             asyncio.run(run())
+
+
+@pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop])
+def test_a_request_goes_out_without_waiting_for_more_to_send(
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    async def run() -> int:
+        async with serving(lambda request: _ok()) as port:
+            client = Client(connect_timeout=5, read_timeout=5)
+            answer = await client.send(origin(port), "GET", "/")
+            await answer.read()
+            (conn,) = client.connections
+            assert conn.transport is not None
+            sock = conn.transport.get_extra_info("socket")
+            nodelay = int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            await client.close()
+            return nodelay
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        assert runner.run(run()) == 1  # TCP_NODELAY: no Nagle delay on a small request
+
+
+async def _ok() -> Response:
+    return Response(body=b"ok")

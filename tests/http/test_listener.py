@@ -34,3 +34,25 @@ def test_a_burst_of_connections_is_taken_in_at_once_not_one_per_loop_iteration()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         assert runner.run(run()) == burst
+
+
+def test_an_accepted_connection_answers_without_waiting_for_more_to_send() -> None:
+    """On asyncio's own loop too, which leaves Nagle's algorithm on for an accepted socket."""
+
+    async def run() -> int:
+        listener = socket.create_server(("127.0.0.1", 0))
+        server = Server(hello, LIMITS)
+        server.listen(listener)
+        caller = socket.create_connection(listener.getsockname())
+        try:
+            for _ in range(5):  # its wake-up, then the set-up task's steps
+                await asyncio.sleep(0)
+            (conn,) = server.connections
+            assert conn.transport is not None
+            sock = conn.transport.get_extra_info("socket")
+            return int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        finally:
+            server.close()
+            caller.close()
+
+    assert asyncio.run(run()) == 1

@@ -340,10 +340,7 @@ class Client:
             raise NameResolutionError(exc.strerror or str(exc)) from None
         except OSError as exc:
             raise ConnectError(exc.strerror or str(exc)) from None
-        sock = conn.transport.get_extra_info("socket") if conn.transport else None
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn
+        return conn  # with TCP_NODELAY: both asyncio's loop and uvloop set it on connecting
 
     def release(self, conn: ClientConnection) -> None:
         """Take back a connection whose answer was read to its end."""

@@ -66,7 +66,7 @@ class Listener:
             self._loop.add_reader(self._sock.fileno(), self._accept)
 
     async def _connect(self, conn: socket.socket) -> None:
-        if conn.family != socket.AF_UNIX:
+        if conn.family != socket.AF_UNIX:  # uvloop would set it; asyncio's loop does not
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             await self._loop.connect_accepted_socket(self._protocol_factory, conn)
